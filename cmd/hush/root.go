@@ -51,7 +51,8 @@ replaces every fetched value in cell output with [REDACTED].`,
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
 	root.AddCommand(
-	// Subcommands register here, one line each.
+		// Subcommands register here, one line each.
+		newKernelCmd(),
 	)
 	return root
 }
