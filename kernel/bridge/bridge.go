@@ -1,0 +1,427 @@
+// Package bridge serves the read endpoints of the Databricks Secrets API 2.0
+// (scopes/list, list, get) on a loopback listener for code that hush runs or
+// proxies: a notebook kernel, or the command of "hush run". It forwards each
+// request to the real server (hush serve or a Databricks workspace) with the
+// configured token, so the caller's own permissions apply, and registers
+// every value it returns with the redactor before the first byte of the
+// answer is written (DESIGN.md invariant 1).
+//
+// Local processes authenticate to the bridge with a random per-bridge bearer
+// token, so another user's process on the same machine cannot borrow the
+// configured credential through it. The bridge is read-only: every other
+// Secrets API endpoint is refused with 403.
+package bridge
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hush-secrets/hush/redact"
+	"github.com/hush-secrets/hush/runtime/dbapi"
+)
+
+// maxUpstreamBody bounds what the bridge reads from the upstream server in
+// one answer (a list of many secrets is the largest legitimate one).
+const maxUpstreamBody = 32 << 20
+
+// Options configures a Bridge.
+type Options struct {
+	// Upstream is the base URL of the Secrets API server the bridge forwards
+	// to, e.g. "http://127.0.0.1:8443" or "https://adb-1.azuredatabricks.net".
+	Upstream string
+	// Token is the credential the bridge presents upstream: the caller's own
+	// personal access token, so the caller's real permissions apply.
+	Token string
+	// Redactor receives every value the bridge hands out, before it is
+	// handed out. Required.
+	Redactor *redact.Redactor
+	// Client sends the upstream requests; nil means a client with a
+	// one-minute timeout.
+	Client *http.Client
+	// Warn receives human-readable warnings that never contain a value or a
+	// token: a value too short to be redacted safely, a refresh that failed.
+	// Nil discards them.
+	Warn func(msg string)
+}
+
+// Bridge is an http.Handler serving the read endpoints of the Secrets API,
+// forwarding them upstream and registering every returned value. It is safe
+// for concurrent use.
+type Bridge struct {
+	upstream string
+	token    string
+	local    string // the bearer token local callers present
+	red      *redact.Redactor
+	client   *http.Client
+	warn     func(string)
+
+	mu    sync.Mutex
+	known map[secretID]int64 // last_updated_timestamp of each registered secret
+}
+
+type secretID struct{ scope, key string }
+
+// New returns a Bridge with a fresh random local token.
+func New(opts Options) (*Bridge, error) {
+	if opts.Redactor == nil {
+		return nil, errors.New("bridge: a redactor is required")
+	}
+	u, err := url.Parse(opts.Upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("bridge: upstream %q is not an http(s) URL", opts.Upstream)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("bridge: generate local token: %w", err)
+	}
+	client := opts.Client
+	if client == nil {
+		client = &http.Client{Timeout: time.Minute}
+	}
+	warn := opts.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	return &Bridge{
+		upstream: strings.TrimRight(opts.Upstream, "/"),
+		token:    opts.Token,
+		local:    "hushb-" + hex.EncodeToString(raw[:]),
+		red:      opts.Redactor,
+		client:   client,
+		warn:     warn,
+		known:    make(map[secretID]int64),
+	}, nil
+}
+
+// Token returns the bearer token local callers must present
+// (Authorization: Bearer <token>); give it to the child as DATABRICKS_TOKEN.
+func (b *Bridge) Token() string { return b.local }
+
+// Upstream returns the base URL the bridge forwards to.
+func (b *Bridge) Upstream() string { return b.upstream }
+
+// readPaths are the endpoints the bridge forwards.
+var readPaths = map[string]bool{
+	dbapi.PathScopesList:  true,
+	dbapi.PathSecretsList: true,
+	dbapi.PathSecretsGet:  true,
+}
+
+// ServeHTTP answers one request of a local caller.
+func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !b.authorized(r) {
+		writeError(w, http.StatusUnauthorized, dbapi.CodeUnauthenticated,
+			"hush bridge: missing or wrong bearer token (use the DATABRICKS_TOKEN this process was started with)")
+		return
+	}
+	path := r.URL.Path
+	if !readPaths[path] {
+		if strings.HasPrefix(path, "/api/2.0/secrets/") {
+			writeError(w, http.StatusForbidden, dbapi.CodePermissionDenied,
+				"hush bridge is read-only: only secrets/scopes/list, secrets/list and secrets/get are served here; manage secrets with `hush secrets` against the server")
+			return
+		}
+		writeError(w, http.StatusNotFound, dbapi.CodeEndpointNotFound,
+			fmt.Sprintf("hush bridge: no API found for '%s %s'", r.Method, path))
+		return
+	}
+	if r.Method != http.MethodGet {
+		writeError(w, http.StatusForbidden, dbapi.CodePermissionDenied,
+			fmt.Sprintf("hush bridge is read-only: %s %s is not served; use GET", r.Method, path))
+		return
+	}
+	status, header, body, err := b.forward(r.Context(), path, r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, dbapi.CodeInternalError, err.Error())
+		return
+	}
+	if path == dbapi.PathSecretsGet && status == http.StatusOK {
+		q := r.URL.Query()
+		if err := b.register(q.Get("scope"), q.Get("key"), body, -1); err != nil {
+			// Fail closed: a value that is not in the redaction set is never handed out.
+			writeError(w, http.StatusBadGateway, dbapi.CodeInternalError, err.Error())
+			return
+		}
+	}
+	if ct := header.Get("Content-Type"); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func (b *Bridge) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(b.local)) == 1
+}
+
+// forward sends GET path?query upstream with the configured token and
+// returns the answer as read.
+func (b *Bridge) forward(ctx context.Context, path, rawQuery string) (int, http.Header, []byte, error) {
+	u := b.upstream + path
+	if rawQuery != "" {
+		u += "?" + rawQuery
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("hush bridge: build upstream request: %w", err)
+	}
+	if b.token != "" {
+		req.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "hush-bridge/1")
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("hush bridge: upstream %s unreachable: %w", b.upstream, redactURLError(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody+1))
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("hush bridge: read answer of %s: %w", b.upstream, err)
+	}
+	if len(body) > maxUpstreamBody {
+		return 0, nil, nil, fmt.Errorf("hush bridge: answer of %s is larger than %d bytes", b.upstream, maxUpstreamBody)
+	}
+	return resp.StatusCode, resp.Header, body, nil
+}
+
+// redactURLError keeps only the cause of a *url.Error: its URL could carry a
+// query string, and callers' messages already name the host.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// register decodes a secrets/get answer and adds its value to the
+// redactor. updated is the secret's last_updated_timestamp when known, -1
+// otherwise.
+func (b *Bridge) register(scope, key string, body []byte, updated int64) error {
+	var got dbapi.GetSecretResponse
+	if err := json.Unmarshal(body, &got); err != nil {
+		return fmt.Errorf("hush bridge: upstream answer to secrets/get for %s/%s is not valid JSON; value withheld", scope, key)
+	}
+	value, err := base64.StdEncoding.DecodeString(got.Value)
+	if err != nil {
+		return fmt.Errorf("hush bridge: upstream value of %s/%s is not valid base64; value withheld", scope, key)
+	}
+	if len(value) > 0 {
+		if err := b.red.Add(value); err != nil {
+			if !errors.Is(err, redact.ErrTooShort) {
+				return fmt.Errorf("hush bridge: register %s/%s with the redactor: %w", scope, key, err)
+			}
+			b.warn(fmt.Sprintf("hush: warning: secret %s/%s is too short to be redacted safely; it will NOT be hidden in output", scope, key))
+		}
+	}
+	b.mu.Lock()
+	if prev, ok := b.known[secretID{scope, key}]; !ok || updated >= 0 || prev < 0 {
+		b.known[secretID{scope, key}] = updated
+	}
+	b.mu.Unlock()
+	return nil
+}
+
+// LoadStats counts what LoadAll or Refresh did.
+type LoadStats struct {
+	Scopes  int // scopes listed
+	Secrets int // values fetched and registered
+	Denied  int // scopes or secrets the token may not read (skipped)
+}
+
+// LoadAll fetches and registers every secret readable with the configured
+// token, so values that reach a process by another path (a file, an
+// environment variable) are redacted too. Scopes and secrets the token may
+// not read are skipped and counted; any other failure stops the load.
+func (b *Bridge) LoadAll(ctx context.Context) (LoadStats, error) {
+	return b.load(ctx, true)
+}
+
+// Refresh lists scopes and secrets again and fetches only the secrets that
+// are new or changed since they were last registered. Old values stay
+// registered (a rotated value may still be printed by old code).
+func (b *Bridge) Refresh(ctx context.Context) (LoadStats, error) {
+	return b.load(ctx, false)
+}
+
+func (b *Bridge) load(ctx context.Context, all bool) (LoadStats, error) {
+	var st LoadStats
+	var scopes dbapi.ListScopesResponse
+	denied, err := b.getJSON(ctx, dbapi.PathScopesList, nil, &scopes)
+	if err != nil {
+		return st, fmt.Errorf("load secrets: list scopes: %w", err)
+	}
+	if denied {
+		st.Denied++
+		return st, nil
+	}
+	for _, sc := range scopes.Scopes {
+		st.Scopes++
+		var list dbapi.ListSecretsResponse
+		denied, err := b.getJSON(ctx, dbapi.PathSecretsList, url.Values{"scope": {sc.Name}}, &list)
+		if err != nil {
+			return st, fmt.Errorf("load secrets: list scope %s: %w", sc.Name, err)
+		}
+		if denied {
+			st.Denied++
+			continue
+		}
+		for _, m := range list.Secrets {
+			id := secretID{sc.Name, m.Key}
+			b.mu.Lock()
+			prev, seen := b.known[id]
+			b.mu.Unlock()
+			if !all && seen && prev == m.LastUpdatedTimestamp {
+				continue
+			}
+			q := url.Values{"scope": {sc.Name}, "key": {m.Key}}
+			status, _, body, err := b.forward(ctx, dbapi.PathSecretsGet, q.Encode())
+			if err != nil {
+				return st, fmt.Errorf("load secrets: get %s/%s: %w", sc.Name, m.Key, err)
+			}
+			switch {
+			case status == http.StatusOK:
+				if err := b.register(sc.Name, m.Key, body, m.LastUpdatedTimestamp); err != nil {
+					return st, fmt.Errorf("load secrets: %w", err)
+				}
+				st.Secrets++
+			case status == http.StatusForbidden || status == http.StatusNotFound:
+				// No READ on this secret, or it was deleted between list and get.
+				st.Denied++
+			default:
+				return st, fmt.Errorf("load secrets: get %s/%s: %w", sc.Name, m.Key, apiError(b.upstream, status, body))
+			}
+		}
+	}
+	return st, nil
+}
+
+// getJSON GETs path upstream and decodes a 200 answer into out. A 403 (or
+// a 404 for a scope that vanished meanwhile) is reported as denied.
+func (b *Bridge) getJSON(ctx context.Context, path string, q url.Values, out any) (denied bool, err error) {
+	status, _, body, err := b.forward(ctx, path, q.Encode())
+	if err != nil {
+		return false, err
+	}
+	switch status {
+	case http.StatusOK:
+	case http.StatusForbidden, http.StatusNotFound:
+		if path != dbapi.PathScopesList {
+			return true, nil
+		}
+		return false, apiError(b.upstream, status, body)
+	default:
+		return false, apiError(b.upstream, status, body)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return false, fmt.Errorf("decode answer of %s%s: %w", b.upstream, path, err)
+	}
+	return false, nil
+}
+
+func apiError(host string, status int, body []byte) error {
+	var er dbapi.ErrorResponse
+	_ = json.Unmarshal(body, &er)
+	if er.ErrorCode == "" {
+		er.ErrorCode = http.StatusText(status)
+	}
+	return &dbapi.APIError{StatusCode: status, ErrorCode: er.ErrorCode, Message: er.Message, Host: host}
+}
+
+// RunRefresh calls Refresh every interval until ctx is done. Failures are
+// reported through Options.Warn and retried at the next tick.
+func (b *Bridge) RunRefresh(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := b.Refresh(ctx); err != nil && ctx.Err() == nil {
+				b.warn(fmt.Sprintf("hush: warning: refreshing secrets from %s failed: %v", b.upstream, err))
+			}
+		}
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(dbapi.ErrorResponse{ErrorCode: code, Message: msg})
+}
+
+// Server is a Bridge listening on a loopback address.
+type Server struct {
+	// URL is the base URL local callers use, e.g. "http://127.0.0.1:40123";
+	// give it to the child as DATABRICKS_HOST.
+	URL string
+
+	srv  *http.Server
+	done chan struct{}
+}
+
+// Listen serves b on addr (use "127.0.0.1:0" for a free loopback port)
+// until Close. Only loopback addresses are accepted: the bridge hands out
+// secret values.
+func (b *Bridge) Listen(addr string) (*Server, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: listen address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("bridge: listen address %q is not a loopback address", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: listen on %s: %w", addr, err)
+	}
+	s := &Server{
+		URL:  "http://" + l.Addr().String(),
+		srv:  &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second},
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(l)
+	}()
+	return s, nil
+}
+
+// Close stops the listener and waits for in-flight requests up to ctx's
+// deadline.
+func (s *Server) Close(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close()
+	}
+	<-s.done
+	if err != nil {
+		return fmt.Errorf("bridge: shut down: %w", err)
+	}
+	return nil
+}
