@@ -53,6 +53,8 @@ replaces every fetched value in cell output with [REDACTED].`,
 	root.AddCommand(
 		// Subcommands register here, one line each.
 		newKernelCmd(),
+		newRunCmd(),
+		newProxyCmd(),
 	)
 	return root
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hush-secrets/hush/kernel/bridge"
+	krun "github.com/hush-secrets/hush/kernel/run"
+	"github.com/hush-secrets/hush/redact"
+	"github.com/hush-secrets/hush/runtime/dbapi"
+)
+
+// newRunCmd builds "hush run -- CMD ARGS…".
+func newRunCmd() *cobra.Command {
+	var (
+		profile   string
+		noPreload bool
+		minLength int
+	)
+	cmd := &cobra.Command{
+		Use:   "run [--profile P] -- CMD [ARGS…]",
+		Short: "Run a command with its output redacted and a loopback secrets bridge",
+		Long: `Runs CMD with its stdout and stderr passed through the redactor, so every
+secret value it fetches (or that your profile can read) is printed as
+[REDACTED]. CMD gets DATABRICKS_HOST and DATABRICKS_TOKEN of a loopback
+bridge that serves the read endpoints of the Secrets API with your own
+permissions and registers every value before returning it, so a Databricks
+SDK or the hush dbutils shim inside CMD works unchanged.
+
+Before CMD starts, every secret your profile can read is loaded and
+registered (disable with --no-preload). CMD's exit code is hush run's exit
+code; SIGINT, SIGTERM and SIGHUP are forwarded to it.`,
+		Example: `  hush run -- python3 etl.py
+  hush run --profile prod -- sh -c 'databricks secrets get-secret app db'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			host, token, err := resolveUpstream(profile)
+			if err != nil {
+				return err
+			}
+			stderr := krun.SyncWriter(c.ErrOrStderr())
+			red := redact.New(redact.Options{MinLength: minLength, DerivedMinLength: minLength, Encodings: redact.AllEncodings()})
+			b, err := bridge.New(bridge.Options{Upstream: host, Token: token, Redactor: red, Warn: krun.WarnTo(stderr)})
+			if err != nil {
+				return err
+			}
+			sigs := make(chan os.Signal, 4)
+			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+			defer signal.Stop(sigs)
+			// The child decides how to react to signals; hush only forwards
+			// them and waits, so the root context's cancellation is ignored.
+			code, err := krun.Run(context.WithoutCancel(c.Context()), krun.Options{
+				Args:     args,
+				Env:      os.Environ(),
+				Stdin:    c.InOrStdin(),
+				Stdout:   c.OutOrStdout(),
+				Stderr:   stderr,
+				Redactor: red,
+				Bridge:   b,
+				Preload:  !noPreload,
+				Signals:  sigs,
+			})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitCodeError{code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&profile, "profile", "p", "", "profile of the config file to use (default: DATABRICKS_CONFIG_PROFILE or DEFAULT)")
+	f.BoolVar(&noPreload, "no-preload", false, "do not register every readable secret before starting CMD")
+	f.IntVar(&minLength, "min-length", 0, "shortest value to redact (0: the redactor's default)")
+	f.SetInterspersed(false)
+	return cmd
+}
+
+// resolveUpstream finds the server and token hush run and hush proxy
+// forward to, like the Databricks SDK: DATABRICKS_HOST/DATABRICKS_TOKEN,
+// else the profile of the config file.
+func resolveUpstream(profile string) (host, token string, err error) {
+	cfg, err := dbapi.ResolveConfig(dbapi.ConfigOptions{Profile: profile})
+	if err != nil {
+		return "", "", fmt.Errorf("find the secrets server: %w", err)
+	}
+	return cfg.Host, cfg.Token, nil
+}
