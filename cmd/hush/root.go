@@ -55,6 +55,8 @@ replaces every fetched value in cell output with [REDACTED].`,
 		newKernelCmd(),
 		newRunCmd(),
 		newProxyCmd(),
+		newSecretsCmd(),
+		newConfigureCmd(),
 	)
 	return root
 }

@@ -1,0 +1,479 @@
+// Package dbutils is the dbutils.secrets surface for Go kernels: Get,
+// GetBytes, List, ListScopes and Help with the shapes and errors notebook
+// users know from Databricks, over a cache with TTL, a size bound, one request
+// per key however many callers miss at once, brief negative caching and
+// optional stale-if-error. Every value is added to the redactor before any
+// caller sees it (DESIGN.md invariant 1), and a Session ties the secrets, the
+// redactor and the redacting writers of every cell's output together.
+package dbutils
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hush-secrets/hush/redact"
+	"github.com/hush-secrets/hush/runtime/dbapi"
+	"github.com/hush-secrets/hush/runtime/secrets"
+)
+
+// Defaults of Options.
+const (
+	DefaultTTL         = 5 * time.Minute
+	DefaultNegativeTTL = 10 * time.Second
+	DefaultMaxEntries  = 10000
+)
+
+// SecretsAPI is the part of the Secrets API the runtime reads through;
+// *dbapi.Client satisfies it.
+type SecretsAPI interface {
+	GetSecret(ctx context.Context, scope, key string) ([]byte, error)
+	ListSecrets(ctx context.Context, scope string) ([]dbapi.SecretMetadata, error)
+	ListScopes(ctx context.Context) ([]dbapi.SecretScope, error)
+}
+
+// Registrar is where fetched values are registered for redaction;
+// *redact.Redactor satisfies it. Add may fail with an error wrapping
+// redact.ErrTooShort: the value is then still handed out (as Databricks does)
+// and a warning is given; any other error withholds the value.
+type Registrar interface {
+	Add(secret []byte) error
+}
+
+// Options tune a Secrets. The zero value gives the defaults.
+type Options struct {
+	// TTL is how long a fetched value is served from the cache (default 5
+	// minutes; negative: values are not cached).
+	TTL time.Duration
+	// NegativeTTL is how long a "does not exist" answer is remembered
+	// (default 10 seconds; negative: not remembered).
+	NegativeTTL time.Duration
+	// MaxEntries bounds the cache; the least recently used entry goes first
+	// (default 10,000).
+	MaxEntries int
+	// MaxStale is how long past its TTL a cached value may still be served
+	// when the server is unreachable or answers 5xx (default 0: never).
+	MaxStale time.Duration
+	// Now is the clock (default time.Now); tests inject one.
+	Now func() time.Time
+	// Warn receives warnings meant for the user, such as a value too short to
+	// redact (default: written to stderr). Warnings never contain a value.
+	Warn func(msg string)
+	// Host names the server in error messages; default: the API's Host()
+	// when it has one.
+	Host string
+}
+
+// SecretMetadata describes one secret of a scope, as dbutils.secrets.list
+// returns it.
+type SecretMetadata struct {
+	Key string
+	// LastUpdatedTimestamp is milliseconds since the Unix epoch (0 if unknown).
+	LastUpdatedTimestamp int64
+}
+
+// SecretScope is one scope, as dbutils.secrets.listScopes returns it.
+type SecretScope struct {
+	Name string
+}
+
+// Error is a failed dbutils.secrets call. Its message is what Databricks users
+// recognise ("Secret does not exist with scope: s and key: k"); Err is the
+// underlying *dbapi.APIError or transport error, for errors.Is and errors.As.
+type Error struct {
+	// Op is "get", "getBytes", "list" or "listScopes".
+	Op         string
+	Scope, Key string
+	// Host is the server asked.
+	Host string
+	Err  error
+	msg  string
+}
+
+// Error returns the user-facing message.
+func (e *Error) Error() string { return e.msg }
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Help is the text of dbutils.secrets.help().
+const Help = `dbutils.secrets provides utilities for leveraging secrets within notebooks. Databricks documentation for more info.
+get(scope: String, key: String): String -> Gets the string representation of a secret value with scope and key
+getBytes(scope: String, key: String): byte[] -> Gets the bytes representation of a secret value with scope and key
+list(scope: String): Seq -> Lists secret metadata for secrets within a scope
+listScopes: Seq -> Lists secret scopes
+`
+
+type ckey struct{ scope, key string }
+
+// entry is one cached answer: a value, or (err != nil) a "does not exist".
+type entry struct {
+	k       ckey
+	val     []byte
+	str     string
+	err     error
+	fetched time.Time
+	expires time.Time
+	// prev and next link the LRU list; head is the most recently used.
+	prev, next *entry
+}
+
+// call is one fetch in flight; every caller of the key waits on done.
+type call struct {
+	done chan struct{}
+	val  []byte
+	str  string
+	err  error
+}
+
+// Secrets is the dbutils.secrets object of one kernel. It is safe for
+// concurrent use.
+type Secrets struct {
+	api  SecretsAPI
+	red  Registrar
+	opts Options
+	host string
+
+	mu       sync.Mutex
+	m        map[ckey]*entry
+	head     *entry
+	tail     *entry
+	inflight map[ckey]*call
+}
+
+// New returns the dbutils.secrets object reading through api and registering
+// every value with red. A nil red makes every Get fail (fail closed).
+func New(api SecretsAPI, red Registrar, opts Options) *Secrets {
+	if opts.TTL == 0 {
+		opts.TTL = DefaultTTL
+	}
+	if opts.NegativeTTL == 0 {
+		opts.NegativeTTL = DefaultNegativeTTL
+	}
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = DefaultMaxEntries
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Warn == nil {
+		opts.Warn = defaultWarn
+	}
+	host := opts.Host
+	if h, ok := api.(interface{ Host() string }); ok && host == "" {
+		host = h.Host()
+	}
+	return &Secrets{
+		api:      api,
+		red:      red,
+		opts:     opts,
+		host:     host,
+		m:        make(map[ckey]*entry),
+		inflight: make(map[ckey]*call),
+	}
+}
+
+// Help returns the text of dbutils.secrets.help().
+func (s *Secrets) Help() string { return Help }
+
+// Get returns the value of scope/key as a string. The value is registered
+// with the redactor before Get returns, whether it came from the cache or the
+// server.
+func (s *Secrets) Get(ctx context.Context, scope, key string) (string, error) {
+	k := ckey{secrets.ScopeKey(scope), key}
+	s.mu.Lock()
+	if e := s.m[k]; e != nil && s.opts.Now().Before(e.expires) {
+		s.touch(e)
+		str, err := e.str, e.err
+		s.mu.Unlock()
+		return str, err
+	}
+	s.mu.Unlock()
+	r, err := s.wait(ctx, k, scope, key, false)
+	if err != nil {
+		return "", err
+	}
+	return r.str, r.err
+}
+
+// GetBytes returns the value of scope/key as bytes (a copy the caller owns),
+// registered with the redactor before GetBytes returns.
+func (s *Secrets) GetBytes(ctx context.Context, scope, key string) ([]byte, error) {
+	r, err := s.wait(ctx, ckey{secrets.ScopeKey(scope), key}, scope, key, false)
+	if err != nil {
+		return nil, err
+	}
+	if r.err != nil {
+		return nil, withOp(r.err, "getBytes")
+	}
+	return append([]byte(nil), r.val...), nil
+}
+
+// Invalidate drops scope/key from the cache, so the next Get fetches it. A
+// fetch already in flight still answers its callers but is not cached. Values
+// stay in the redactor.
+func (s *Secrets) Invalidate(scope, key string) {
+	k := ckey{secrets.ScopeKey(scope), key}
+	s.mu.Lock()
+	if e := s.m[k]; e != nil {
+		s.remove(e)
+	}
+	delete(s.inflight, k)
+	s.mu.Unlock()
+}
+
+// Refresh fetches scope/key from the server now, bypassing the cache, and
+// caches the answer. The new value is registered with the redactor before
+// Refresh returns; an old value stays registered.
+func (s *Secrets) Refresh(ctx context.Context, scope, key string) error {
+	r, err := s.wait(ctx, ckey{secrets.ScopeKey(scope), key}, scope, key, true)
+	if err != nil {
+		return err
+	}
+	return r.err
+}
+
+// Len returns the number of cached entries (values and negative answers).
+func (s *Secrets) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+// result is the outcome of a lookup: a value, or err (not found, denied...).
+type result struct {
+	val []byte
+	str string
+	err error
+}
+
+// wait answers from a fresh cache entry, else joins the fetch in flight for
+// k or starts one (always, when force), and waits for it or for ctx. The
+// fetch does not depend on ctx staying alive: one impatient caller does not
+// fail the others. The returned error is ctx's; r.err is the lookup's.
+func (s *Secrets) wait(ctx context.Context, k ckey, scope, key string, force bool) (result, error) {
+	s.mu.Lock()
+	if !force {
+		if e := s.m[k]; e != nil && s.opts.Now().Before(e.expires) {
+			s.touch(e)
+			r := result{val: e.val, str: e.str, err: e.err}
+			s.mu.Unlock()
+			return r, nil
+		}
+	}
+	c := s.inflight[k]
+	if c == nil || force {
+		c = &call{done: make(chan struct{})}
+		s.inflight[k] = c
+		go s.fetch(context.WithoutCancel(ctx), k, scope, key, c)
+	}
+	s.mu.Unlock()
+	select {
+	case <-c.done:
+		return result{val: c.val, str: c.str, err: c.err}, nil
+	case <-ctx.Done():
+		return result{}, fmt.Errorf("get secret %s/%s: %w", scope, key, ctx.Err())
+	}
+}
+
+// fetch asks the server, registers the value, caches the outcome and
+// releases the waiters of c, in that order.
+func (s *Secrets) fetch(ctx context.Context, k ckey, scope, key string, c *call) {
+	defer close(c.done)
+	val, err := s.api.GetSecret(ctx, scope, key)
+	if err == nil {
+		// Register first, outside the lock (Add may rebuild an automaton):
+		// nobody can see the value before this returns.
+		if rerr := s.register(scope, key, val); rerr != nil {
+			val, err = nil, rerr
+		}
+	}
+	now := s.opts.Now()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	current := s.inflight[k] == c
+	if current {
+		delete(s.inflight, k)
+	}
+
+	var regErr *registerError
+	if errors.As(err, &regErr) {
+		c.err = regErr.e
+		return
+	}
+	if err == nil {
+		c.val, c.str = val, string(val)
+		if current && s.opts.TTL > 0 {
+			s.store(&entry{k: k, val: c.val, str: c.str, fetched: now, expires: now.Add(s.opts.TTL)})
+		}
+		return
+	}
+
+	if errors.Is(err, dbapi.ErrResourceDoesNotExist) {
+		c.err = &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,
+			msg: fmt.Sprintf("Secret does not exist with scope: %s and key: %s", scope, key)}
+		if current && s.opts.NegativeTTL > 0 {
+			s.store(&entry{k: k, err: c.err, fetched: now, expires: now.Add(s.opts.NegativeTTL)})
+		}
+		return
+	}
+
+	old := s.m[k]
+	if dbapi.IsUnavailable(err) {
+		// Stale-if-error: a value fetched (and registered) earlier may be
+		// served up to MaxStale past its expiry while the server is down.
+		if old != nil && old.err == nil && s.opts.MaxStale > 0 && now.Before(old.expires.Add(s.opts.MaxStale)) {
+			c.val, c.str = old.val, old.str
+			return
+		}
+		c.err = &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,
+			msg: fmt.Sprintf("get secret %s/%s: server %s unavailable: %v", scope, key, s.host, err)}
+		return
+	}
+	// A definitive answer (denied, bad request...): forget what we had, so it
+	// is not served stale later.
+	if old != nil && current {
+		s.remove(old)
+	}
+	c.err = &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err, msg: apiMessage(err)}
+}
+
+// register adds val to the redactor. Too short a value is still handed out,
+// with a warning; any other failure withholds it.
+func (s *Secrets) register(scope, key string, val []byte) error {
+	if s.red == nil {
+		return &registerError{&Error{Op: "get", Scope: scope, Key: key, Host: s.host,
+			msg: fmt.Sprintf("get secret %s/%s: no redactor configured, value withheld", scope, key)}}
+	}
+	err := s.red.Add(val)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, redact.ErrTooShort) {
+		s.opts.Warn(fmt.Sprintf("secret %s/%s is %d bytes, too short to redact safely: it will not be redacted in output", scope, key, len(val)))
+		return nil
+	}
+	return &registerError{&Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,
+		msg: fmt.Sprintf("get secret %s/%s: cannot register the value for redaction, value withheld: %v", scope, key, err)}}
+}
+
+// defaultWarn writes a warning to the process's stderr.
+func defaultWarn(msg string) { fmt.Fprintln(os.Stderr, "hush: warning: "+msg) }
+
+// registerError carries a registration failure out of register, so fetch
+// can tell it from the server's errors.
+type registerError struct{ e *Error }
+
+func (r *registerError) Error() string { return r.e.Error() }
+
+// apiMessage renders an API error as Databricks' dbutils does: "CODE: message".
+func apiMessage(err error) string {
+	var ae *dbapi.APIError
+	if errors.As(err, &ae) && ae.ErrorCode != "" {
+		return ae.ErrorCode + ": " + ae.Error()
+	}
+	return err.Error()
+}
+
+// withOp returns err with Op set to op when it is an *Error.
+func withOp(err error, op string) error {
+	var e *Error
+	if errors.As(err, &e) && e.Op != op {
+		cp := *e
+		cp.Op = op
+		return &cp
+	}
+	return err
+}
+
+// store inserts e at the head of the LRU list, replacing any entry of its
+// key, and evicts from the tail beyond MaxEntries. s.mu must be held.
+func (s *Secrets) store(e *entry) {
+	if old := s.m[e.k]; old != nil {
+		s.remove(old)
+	}
+	s.m[e.k] = e
+	s.pushFront(e)
+	for len(s.m) > s.opts.MaxEntries && s.tail != nil {
+		s.remove(s.tail)
+	}
+}
+
+func (s *Secrets) pushFront(e *entry) {
+	e.prev, e.next = nil, s.head
+	if s.head != nil {
+		s.head.prev = e
+	}
+	s.head = e
+	if s.tail == nil {
+		s.tail = e
+	}
+}
+
+func (s *Secrets) unlink(e *entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		s.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		s.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+// touch marks e most recently used. s.mu must be held.
+func (s *Secrets) touch(e *entry) {
+	if s.head == e {
+		return
+	}
+	s.unlink(e)
+	s.pushFront(e)
+}
+
+// remove drops e from the cache. s.mu must be held.
+func (s *Secrets) remove(e *entry) {
+	s.unlink(e)
+	delete(s.m, e.k)
+}
+
+// List returns the metadata of the secrets of scope (never values). It is
+// not cached.
+func (s *Secrets) List(ctx context.Context, scope string) ([]SecretMetadata, error) {
+	list, err := s.api.ListSecrets(ctx, scope)
+	if err != nil {
+		return nil, s.listError("list", scope, err)
+	}
+	out := make([]SecretMetadata, len(list))
+	for i, m := range list {
+		out[i] = SecretMetadata{Key: m.Key, LastUpdatedTimestamp: m.LastUpdatedTimestamp}
+	}
+	return out, nil
+}
+
+// ListScopes returns the scopes the caller can see. It is not cached.
+func (s *Secrets) ListScopes(ctx context.Context) ([]SecretScope, error) {
+	list, err := s.api.ListScopes(ctx)
+	if err != nil {
+		return nil, s.listError("listScopes", "", err)
+	}
+	out := make([]SecretScope, len(list))
+	for i, sc := range list {
+		out[i] = SecretScope{Name: sc.Name}
+	}
+	return out, nil
+}
+
+func (s *Secrets) listError(op, scope string, err error) error {
+	msg := apiMessage(err)
+	if dbapi.IsUnavailable(err) {
+		msg = fmt.Sprintf("%s: server %s unavailable: %v", op, s.host, err)
+	}
+	return &Error{Op: op, Scope: scope, Host: s.host, Err: err, msg: msg}
+}
