@@ -1,0 +1,41 @@
+package dbapi
+
+// PathAudit lists audit events (a hush extension, admins only). Query
+// parameters: scope, actor, since (RFC 3339 or milliseconds since the epoch)
+// and limit (the newest N matching events; default and maximum
+// AuditMaxLimit).
+const PathAudit = "/api/2.0/hush/audit"
+
+// AuditMaxLimit is the most events one audit request returns.
+const AuditMaxLimit = 10000
+
+// AuditEvent is one audit record on the wire. It never holds a value or a token.
+type AuditEvent struct {
+	// Timestamp is milliseconds since the Unix epoch.
+	Timestamp int64  `json:"timestamp"`
+	Actor     string `json:"actor"`
+	// Action is one of "scopes.create", "scopes.delete", "secrets.put",
+	// "secrets.get", "secrets.delete", "acls.put", "acls.delete".
+	Action string `json:"action"`
+	Scope  string `json:"scope,omitempty"`
+	// Key is the secret key, or the principal for ACL actions.
+	Key       string `json:"key,omitempty"`
+	Remote    string `json:"remote,omitempty"`
+	Allowed   bool   `json:"allowed"`
+	ErrorCode string `json:"error_code,omitempty"`
+}
+
+// ListAuditResponse answers GET /api/2.0/hush/audit, oldest first.
+type ListAuditResponse struct {
+	Events []AuditEvent `json:"events,omitempty"`
+}
+
+// WellKnownConfig answers GET /.well-known/databricks-config.
+type WellKnownConfig struct {
+	OIDCEndpoint string `json:"oidc_endpoint"`
+	WorkspaceID  string `json:"workspace_id"`
+}
+
+// PathWellKnownConfig is the unauthenticated host metadata endpoint newer
+// Databricks SDKs and CLIs query.
+const PathWellKnownConfig = "/.well-known/databricks-config"
