@@ -58,6 +58,7 @@ const (
 	streamLong
 	streamShort
 	streamPlant
+	streamAdd
 )
 
 // randString returns n characters drawn uniformly (up to a bias below
