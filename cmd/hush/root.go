@@ -57,6 +57,10 @@ replaces every fetched value in cell output with [REDACTED].`,
 		newProxyCmd(),
 		newSecretsCmd(),
 		newConfigureCmd(),
+		newTokensCmd(),
+		newUsersCmd(),
+		newGroupsCmd(),
+		newAuditCmd(),
 	)
 	return root
 }
