@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hush-secrets/hush/runtime/dbapi"
+	"github.com/hush-secrets/hush/runtime/store"
+)
+
+// auditWriter appends audit events to the store from one goroutine, so a
+// secret read does not wait for a durable write of its audit record. The
+// queue is bounded: when it is full, requests wait (never drop an event).
+// flush and close wait until everything queued is stored.
+type auditWriter struct {
+	st   store.Store
+	log  *slog.Logger
+	ch   chan auditItem
+	done chan struct{}
+
+	mu     sync.RWMutex // guards closed against sends on a closed channel
+	closed bool
+}
+
+// auditItem is an event, or a flush marker (ack != nil).
+type auditItem struct {
+	ev  store.Event
+	ack chan struct{}
+}
+
+func newAuditWriter(st store.Store, log *slog.Logger, queue int) *auditWriter {
+	w := &auditWriter{st: st, log: log, ch: make(chan auditItem, queue), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *auditWriter) run() {
+	defer close(w.done)
+	for it := range w.ch {
+		if it.ack != nil {
+			close(it.ack)
+			continue
+		}
+		// A fresh context: the request that caused the event may be gone.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := w.st.AppendEvent(ctx, it.ev); err != nil {
+			w.log.LogAttrs(ctx, slog.LevelError, "audit append failed",
+				slog.String("action", it.ev.Action), slog.String("actor", it.ev.Actor),
+				slog.String("scope", it.ev.Scope), slog.String("error", err.Error()))
+		}
+		cancel()
+	}
+}
+
+func (w *auditWriter) record(ev store.Event) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		w.log.Warn("audit event after shutdown, not recorded", "action", ev.Action, "actor", ev.Actor, "scope", ev.Scope)
+		return
+	}
+	w.ch <- auditItem{ev: ev}
+}
+
+func (w *auditWriter) flush(ctx context.Context) error {
+	ack := make(chan struct{})
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return nil
+	}
+	select {
+	case w.ch <- auditItem{ack: ack}:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return fmt.Errorf("flush audit log: %w", ctx.Err())
+	}
+	w.mu.RUnlock()
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flush audit log: %w", ctx.Err())
+	}
+}
+
+func (w *auditWriter) close(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.ch)
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close audit log: %w", ctx.Err())
+	}
+}
+
+// listAudit answers GET /api/2.0/hush/audit (admins only).
+func (s *Server) listAudit(r *request) (any, error) {
+	if !r.id.IsAdmin() {
+		return nil, denied("Only admins can read the audit log")
+	}
+	q := r.URL.Query()
+	f := store.AuditFilter{Scope: q.Get("scope"), Actor: q.Get("actor"), Limit: dbapi.AuditMaxLimit}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, invalidParam("limit must be a positive integer, got %q", v)
+		}
+		f.Limit = min(n, dbapi.AuditMaxLimit)
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := parseSince(v)
+		if err != nil {
+			return nil, err
+		}
+		f.Since = t
+	}
+	if err := s.audit.flush(r.Context()); err != nil {
+		return nil, err
+	}
+	events, err := s.st.ListEvents(r.Context(), f)
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	var resp dbapi.ListAuditResponse
+	for _, e := range events {
+		resp.Events = append(resp.Events, dbapi.AuditEvent{
+			Timestamp: e.Time.UnixMilli(), Actor: e.Actor, Action: e.Action, Scope: e.Scope,
+			Key: e.Key, Remote: e.Remote, Allowed: e.Allowed, ErrorCode: e.ErrorCode,
+		})
+	}
+	return resp, nil
+}
+
+func parseSince(v string) (time.Time, error) {
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMilli(ms), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, invalidParam("since must be RFC 3339 (2006-01-02T15:04:05Z) or milliseconds since the epoch, got %q", v)
+	}
+	return t, nil
+}
