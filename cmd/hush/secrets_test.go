@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hush-secrets/hush/runtime/server/servertest"
 )
@@ -325,5 +326,58 @@ func TestPrintTableMatchesTabulateSimple(t *testing.T) {
 	}
 	if b.String() != "Scope    Backend    KeyVault URL\n-------  ---------  --------------\n" {
 		t.Fatalf("empty table: %q", b.String())
+	}
+}
+
+// TestPutSecretPromptsOnATerminal types a value at put-secret's hidden
+// prompt through a real pseudo-terminal: it is stored and never echoed.
+func TestPutSecretPromptsOnATerminal(t *testing.T) {
+	serverEnv(t)
+	hush(t, nil, "secrets", "create-scope", "tty").ok(t)
+	master, slave := openPty(t)
+	defer master.Close()
+	defer slave.Close()
+	echoed := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		buf := make([]byte, 256)
+		for {
+			n, err := master.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				echoed <- b.String()
+				return
+			}
+		}
+	}()
+	done := make(chan cliResult, 1)
+	go func() {
+		var out, errb strings.Builder
+		code := run(t.Context(), []string{"secrets", "put-secret", "tty", "typed"}, slave, &out, &errb)
+		done <- cliResult{code, out.String(), errb.String()}
+	}()
+	giveUp := time.Now().Add(30 * time.Second) // a hang guard, not a timing assertion
+	for echoOn(t, slave) {
+		if time.Now().After(giveUp) {
+			t.Fatal("put-secret never turned terminal echo off")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := master.Write([]byte("typed-secret-value\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := (<-done).ok(t)
+	if !strings.Contains(r.stderr, "Please enter your secret value: ") {
+		t.Fatalf("no prompt: %q", r.stderr)
+	}
+	if !echoOn(t, slave) {
+		t.Fatal("echo not restored")
+	}
+	slave.Close()
+	if tty := <-echoed; strings.Contains(tty, "typed-secret-value") {
+		t.Fatalf("value echoed on the terminal: %q", tty)
+	}
+	if v := secretValue(t, "tty", "typed"); v != "typed-secret-value" {
+		t.Fatalf("stored %q", v)
 	}
 }
