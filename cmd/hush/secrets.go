@@ -244,7 +244,7 @@ func newPutCmd(f *apiFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "put SCOPE KEY",
 		Aliases: []string{"write"},
-		Short:   "Put a secret (legacy syntax); without a value, opens an editor",
+		Short:   "Put a secret (legacy syntax, alias write); without a value, opens an editor",
 		Long: `Puts a secret in a scope, overwriting any existing value of the key.
 
 --string-value stores the string (UTF-8); --binary-file stores the bytes of
@@ -460,7 +460,7 @@ func newListSecretsCmd(f *apiFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "list-secrets SCOPE",
 		Aliases: []string{"list"},
-		Short:   "List the keys of a scope with their last-update times (ms since the epoch)",
+		Short:   "List the keys of a scope and when they changed (legacy name: list)",
 	}
 	ops := newOperands(cmd, "scope")
 	cmd.RunE = func(c *cobra.Command, args []string) error {
@@ -497,7 +497,7 @@ func newDeleteSecretCmd(f *apiFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "delete-secret SCOPE KEY",
 		Aliases: []string{"delete"},
-		Short:   "Delete a secret",
+		Short:   "Delete a secret (legacy name: delete)",
 	}
 	ops := newOperands(cmd, "scope", "key")
 	cmd.RunE = func(c *cobra.Command, args []string) error {
@@ -520,7 +520,7 @@ func newPutACLCmd(f *apiFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "put-acl SCOPE PRINCIPAL PERMISSION",
 		Aliases: []string{"write-acl"},
-		Short:   "Grant a principal READ, WRITE or MANAGE on a scope",
+		Short:   "Grant a principal READ, WRITE or MANAGE on a scope (alias write-acl)",
 		Long: `Creates or overwrites the ACL of a principal (user or group) on a scope.
 PERMISSION is READ, WRITE or MANAGE (each includes the ones before it).`,
 		Example: `  hush secrets put-acl my-scope data-team READ
