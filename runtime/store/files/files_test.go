@@ -2,6 +2,7 @@ package files
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -228,5 +229,37 @@ func TestMissingRoot(t *testing.T) {
 	_, err := List(filepath.Join(t.TempDir(), "nope"), "s")
 	if err == nil {
 		t.Fatal("List under a missing root succeeded")
+	}
+}
+
+func TestBackend(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "s", "k"), "v")
+	b, err := NewBackend(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	l, err := b.List(ctx, "s")
+	if err != nil || !slices.Equal(keys(l), []string{"k"}) {
+		t.Fatalf("List = %v, %v", keys(l), err)
+	}
+	v, err := b.Read(ctx, "s", "k")
+	if err != nil || string(v) != "v" {
+		t.Fatalf("Read = %q, %v", v, err)
+	}
+	if _, err := b.Read(ctx, "../x", "k"); !errors.Is(err, ErrEscapesRoot) {
+		t.Fatalf("escape through Backend: %v", err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := b.Read(canceled, "s", "k"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled: %v", err)
+	}
+	if _, err := NewBackend(filepath.Join(root, "s", "k")); err == nil {
+		t.Fatal("NewBackend on a file succeeded")
+	}
+	if _, err := NewBackend(filepath.Join(root, "nope")); err == nil {
+		t.Fatal("NewBackend on a missing dir succeeded")
 	}
 }
