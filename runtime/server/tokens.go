@@ -201,8 +201,10 @@ func (s *Server) listAllTokens(r *request) (any, error) {
 	if err := requireAdmin(r); err != nil {
 		return nil, err
 	}
+	// created_by_username and created_by_id select the tokens created by a
+	// user (for their own use or on behalf of someone else), as on Databricks.
 	q := r.URL.Query()
-	owner := ""
+	byID := q.Get("created_by_id")
 	if name := q.Get("created_by_username"); name != "" {
 		u, err := s.st.GetUserByName(r.Context(), name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -211,16 +213,18 @@ func (s *Server) listAllTokens(r *request) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("look up user: %w", err)
 		}
-		owner = u.ID
+		if byID != "" && byID != u.ID {
+			return dbapi.ListTokenManagementResponse{}, nil
+		}
+		byID = u.ID
 	}
-	byID := q.Get("created_by_id")
-	toks, err := s.st.ListTokens(r.Context(), owner)
+	toks, err := s.st.ListTokens(r.Context(), "")
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	var resp dbapi.ListTokenManagementResponse
 	for _, t := range toks {
-		if byID != "" && t.UserID != byID {
+		if byID != "" && t.CreatedBy != byID {
 			continue
 		}
 		resp.TokenInfos = append(resp.TokenInfos, s.tokenInfo(r.Context(), t))
