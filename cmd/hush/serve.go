@@ -20,6 +20,7 @@ import (
 	"github.com/hush-secrets/hush/runtime/server"
 	"github.com/hush-secrets/hush/runtime/store"
 	"github.com/hush-secrets/hush/runtime/store/bolt"
+	"github.com/hush-secrets/hush/runtime/store/files"
 	"github.com/hush-secrets/hush/runtime/store/postgres"
 )
 
@@ -326,5 +327,9 @@ func runRotate(ctx context.Context, o serveOptions, newKeyFile string, stdout io
 
 // newFilesBackend serves FILES scopes from the directory root.
 func newFilesBackend(root string) (server.FilesBackend, error) {
-	return nil, usagef("--files-root: FILES scopes are not available in this build yet")
+	b, err := files.NewBackend(root)
+	if err != nil {
+		return nil, usagef("--files-root: %v", err)
+	}
+	return b, nil
 }

@@ -301,6 +301,9 @@ func (s *Server) getSecret(r *request) (out any, err error) {
 		if s.cfg.Files == nil {
 			return nil, errf(http.StatusBadRequest, dbapi.CodeBadRequest, "FILES-backed scopes are not enabled on this server")
 		}
+		if secrets.ValidateName("key", key) != nil {
+			return nil, secretNotFound(name, key) // never a path outside the scope's directory
+		}
 		value, err = s.cfg.Files.Read(r.Context(), sc.FilesPath, key)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, secretNotFound(name, key)
