@@ -343,13 +343,13 @@ func (s *secretsServer) put(t *testing.T, scope, key, value string) {
 // ---- a minimal Jupyter kernel websocket client, both wire formats ----
 
 type kmsg struct {
-	Channel      string          `json:"channel"`
-	Header       map[string]any  `json:"header"`
-	ParentHeader map[string]any  `json:"parent_header"`
-	Metadata     map[string]any  `json:"metadata"`
-	Content      map[string]any  `json:"content"`
-	Buffers      []any           `json:"buffers,omitempty"`
-	raw          []byte // the frame as received
+	Channel      string         `json:"channel"`
+	Header       map[string]any `json:"header"`
+	ParentHeader map[string]any `json:"parent_header"`
+	Metadata     map[string]any `json:"metadata"`
+	Content      map[string]any `json:"content"`
+	Buffers      []any          `json:"buffers,omitempty"`
+	raw          []byte         // the frame as received
 }
 
 func (m *kmsg) msgType() string { s, _ := m.Header["msg_type"].(string); return s }
