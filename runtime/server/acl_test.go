@@ -103,7 +103,10 @@ var secretsEndpoints = []endpoint{
 }
 
 func TestACLMatrix(t *testing.T) {
-	s := servertest.Start(t)
+	eachStore(t, servertest.Options{}, testACLMatrix)
+}
+
+func testACLMatrix(t *testing.T, s *servertest.Server) {
 	callers := matrixCallers(t, s)
 	i := 0
 	for _, ep := range secretsEndpoints {

@@ -15,6 +15,8 @@ import (
 	"github.com/hush-secrets/hush/runtime/server"
 	"github.com/hush-secrets/hush/runtime/server/servertest"
 	"github.com/hush-secrets/hush/runtime/store/bolt"
+	"github.com/hush-secrets/hush/runtime/store/postgres"
+	"github.com/hush-secrets/hush/runtime/store/storetest"
 )
 
 func TestTokens(t *testing.T) {
@@ -288,5 +290,52 @@ func TestBootstrap(t *testing.T) {
 	users, _ := st.ListUsers(ctx)
 	if len(users) != 1 {
 		t.Fatalf("%d users", len(users))
+	}
+}
+
+// TestBootstrapReplicas starts the bootstrap of two replicas at once on one
+// PostgreSQL database: exactly one admin and one bootstrap token result.
+func TestBootstrapReplicas(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.PostgresSchema(t)
+	var stores [4]*postgres.Store
+	for i := range stores {
+		st, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		stores[i] = st
+	}
+	var wg sync.WaitGroup
+	results := make([]server.BootstrapResult, len(stores))
+	errs := make([]error, len(stores))
+	for i, st := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = server.Bootstrap(ctx, st, "", time.Now())
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i := range results {
+		if errs[i] != nil {
+			t.Fatalf("replica %d: %v", i, errs[i])
+		}
+		if results[i].Created {
+			created++
+		}
+	}
+	users, err := stores[0].ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := stores[0].ListTokens(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created != 1 || len(users) != 1 || len(toks) != 1 {
+		t.Fatalf("created by %d replicas, %d users, %d tokens; want 1 each", created, len(users), len(toks))
 	}
 }

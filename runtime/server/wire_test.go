@@ -35,8 +35,9 @@ func expect(t *testing.T, r resp, status int, code, msg string) {
 	}
 }
 
-func TestWireShapes(t *testing.T) {
-	s := servertest.Start(t)
+func TestWireShapes(t *testing.T) { eachStore(t, servertest.Options{}, testWireShapes) }
+
+func testWireShapes(t *testing.T, s *servertest.Server) {
 	tok := s.AdminToken
 
 	// Empty lists are {} exactly, as on Databricks.
@@ -107,7 +108,10 @@ func TestWireShapes(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	s := servertest.StartWith(t, servertest.Options{MaxScopes: 3, MaxSecretsPerScope: 2})
+	eachStore(t, servertest.Options{MaxScopes: 3, MaxSecretsPerScope: 2}, testErrors)
+}
+
+func testErrors(t *testing.T, s *servertest.Server) {
 	tok := s.AdminToken
 	must(t, call(t, s.URL, "POST", pCreate, tok, map[string]any{"scope": "s"}))
 	must(t, call(t, s.URL, "POST", pPut, tok, map[string]any{"scope": "s", "key": "a", "string_value": "1"}))
@@ -168,8 +172,9 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-func TestACLSemantics(t *testing.T) {
-	s := servertest.Start(t)
+func TestACLSemantics(t *testing.T) { eachStore(t, servertest.Options{}, testACLSemantics) }
+
+func testACLSemantics(t *testing.T, s *servertest.Server) {
 	u := s.CreateUser(t, "u@example.com")
 	v := s.CreateUser(t, "v@example.com", "team")
 	// Any user can create a scope and gets MANAGE on it.
