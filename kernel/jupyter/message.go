@@ -213,3 +213,18 @@ func cloneBytes(b []byte) []byte {
 	}
 	return append(make([]byte, 0, len(b)), b...)
 }
+
+// StringValue returns the decoded value of raw if it is a JSON string (as
+// in a Member value from Members), and false otherwise.
+func StringValue(raw []byte) (string, bool) {
+	if err := Valid(raw); err != nil {
+		return "", false
+	}
+	return decodeStringValue(raw)
+}
+
+// Derive returns an empty message with m's channel and m's legacy member
+// order: the start of a transformed copy of m that re-encodes like m.
+func (m *Message) Derive() *Message {
+	return &Message{Channel: m.Channel, order: append([]string(nil), m.order...)}
+}

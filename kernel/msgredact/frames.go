@@ -1,0 +1,80 @@
+package msgredact
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hush-secrets/hush/kernel/jupyter"
+	"github.com/hush-secrets/hush/redact"
+)
+
+// FrameFilter redacts the server→client frames of one kernel websocket: it
+// decodes each frame with the connection's wire format, runs the message
+// through a Filter and encodes what comes out. A frame that does not decode
+// is replaced by a notice frame (an iopub stderr stream message, see
+// Notice), never forwarded raw. Like Filter, it is not safe for concurrent
+// use.
+type FrameFilter struct {
+	format jupyter.Format
+	filter *Filter
+}
+
+// NewFrameFilter returns a FrameFilter for a connection speaking format
+// (jupyter.FormatForSubprotocol of the subprotocol the server selected),
+// redacting with r.
+func NewFrameFilter(format jupyter.Format, r *redact.Redactor) *FrameFilter {
+	return &FrameFilter{format: format, filter: New(r)}
+}
+
+// Filter returns the message Filter behind f.
+func (f *FrameFilter) Filter() *Filter { return f.filter }
+
+// Process redacts one server→client frame and returns the frames to send to
+// the client now, in order (possibly none while stream text is held back,
+// possibly several when held text is released). When err is not nil the
+// returned frames are still the ones to send — the offending message has
+// been replaced by a notice — and err says what was wrong, for a log (it
+// never contains message text).
+func (f *FrameFilter) Process(fr jupyter.Frame) ([]jupyter.Frame, error) {
+	m, err := f.format.Decode(fr)
+	if err != nil {
+		notice, nerr := f.encode([]*jupyter.Message{Notice(nil, "")})
+		return notice, errors.Join(fmt.Errorf("msgredact: %w", err), nerr)
+	}
+	msgs, perr := f.filter.Process(m)
+	out, eerr := f.encode(msgs)
+	return out, errors.Join(perr, eerr)
+}
+
+// Flush returns frames carrying all held stream text (see Filter.Flush).
+func (f *FrameFilter) Flush() []jupyter.Frame {
+	out, _ := f.encode(f.filter.Flush())
+	return out
+}
+
+// Close returns frames carrying all held stream text; call it when the
+// connection closes and send them if the client is still there.
+func (f *FrameFilter) Close() []jupyter.Frame {
+	out, _ := f.encode(f.filter.Close())
+	return out
+}
+
+// encode encodes msgs; a message that does not encode is replaced by a
+// notice.
+func (f *FrameFilter) encode(msgs []*jupyter.Message) ([]jupyter.Frame, error) {
+	out := make([]jupyter.Frame, 0, len(msgs))
+	var errs []error
+	for _, m := range msgs {
+		fr, err := f.format.Encode(m)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("msgredact: %w", err))
+			fr, err = f.format.Encode(Notice(nil, ""))
+			if err != nil { // a notice always encodes; be safe anyway
+				errs = append(errs, err)
+				continue
+			}
+		}
+		out = append(out, fr)
+	}
+	return out, errors.Join(errs...)
+}
