@@ -369,3 +369,32 @@ func TestLoadMasterKeyFileRace(t *testing.T) {
 		t.Fatalf("data dir holds %d entries, want only the key file", len(entries))
 	}
 }
+
+// FuzzOpen feeds arbitrary bytes to Open: it must never panic, and nothing
+// but the genuine ciphertext for the genuine scope and key may open.
+func FuzzOpen(f *testing.F) {
+	meta := newMemMeta()
+	master := bytes.Repeat([]byte{7}, KeySize)
+	s, err := Open(context.Background(), meta, master)
+	if err != nil {
+		f.Fatal(err)
+	}
+	genuine, _ := s.Seal("scope", "key", []byte("value"))
+	f.Add(genuine, "scope", "key")
+	f.Add(genuine[:13], "scope", "key")
+	f.Add([]byte{}, "", "")
+	f.Add([]byte{1}, "scope", "key")
+	f.Add(append([]byte{2}, genuine[1:]...), "scope", "key")
+	f.Fuzz(func(t *testing.T, sealed []byte, scope, key string) {
+		pt, err := s.Open(scope, key, sealed)
+		if err != nil {
+			if !errors.Is(err, ErrOpen) {
+				t.Fatalf("error %v does not wrap ErrOpen", err)
+			}
+			return
+		}
+		if !bytes.Equal(sealed, genuine) || string(pt) != "value" || strings.ToLower(scope) != "scope" || key != "key" {
+			t.Fatalf("opened a forgery: %x under %q/%q", sealed, scope, key)
+		}
+	})
+}
