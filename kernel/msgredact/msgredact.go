@@ -10,7 +10,9 @@
 //
 // # What is redacted
 //
-// Every string value and every object key of content and metadata, at any
+// Every string value of content and metadata, and every object key except
+// the top-level keys of content (the protocol's field names: "text", "data",
+// "execution_state"…; redacting them could only break the message), at any
 // depth (stream text, every mimetype of display data including nested
 // application/json, error ename/evalue/traceback, execute_input code,
 // input_request prompt, payloads, user_expressions, inspect/complete/history
@@ -18,8 +20,10 @@
 // the string values of the header and parent header other than the
 // protocol fields msg_id, msg_type, session, date and version (which the
 // kernel and jupyter_client generate and the frontend routes by; redacting
-// them could only break the protocol), legacy extra members other than the
-// msg_id/msg_type copies, and every buffer as bytes. Strings stay strings
+// them could only break the protocol; header keys are kept too), legacy
+// extra members other than the
+// msg_id/msg_type copies (their keys, like all top-level keys, are kept),
+// and every buffer as bytes. Strings stay strings
 // and no member is dropped.
 //
 // Keys are redacted too: display(JSON({secret: 1})) would otherwise leak.
@@ -387,8 +391,14 @@ func isProtocolHeaderField(key []byte) bool {
 // redactMessage returns a redacted copy of m sharing nothing with it.
 func (f *Filter) redactMessage(m *jupyter.Message) (*jupyter.Message, error) {
 	all := func(dst, s []byte, _ jupyter.StringContext) []byte { return f.r.Redact(dst, s) }
+	content := func(dst, s []byte, ctx jupyter.StringContext) []byte {
+		if ctx.Depth == 1 && ctx.IsKey {
+			return append(dst, s...) // protocol field names
+		}
+		return f.r.Redact(dst, s)
+	}
 	header := func(dst, s []byte, ctx jupyter.StringContext) []byte {
-		if ctx.Depth == 1 && !ctx.IsKey && isProtocolHeaderField(ctx.Key) {
+		if ctx.Depth == 1 && (ctx.IsKey || isProtocolHeaderField(ctx.Key)) {
 			return append(dst, s...)
 		}
 		return f.r.Redact(dst, s)
@@ -403,7 +413,7 @@ func (f *Filter) redactMessage(m *jupyter.Message) (*jupyter.Message, error) {
 		{"header", m.Header, (*[]byte)(&out.Header), header},
 		{"parent_header", m.ParentHeader, (*[]byte)(&out.ParentHeader), header},
 		{"metadata", m.Metadata, (*[]byte)(&out.Metadata), all},
-		{"content", m.Content, (*[]byte)(&out.Content), all},
+		{"content", m.Content, (*[]byte)(&out.Content), content},
 	}
 	for _, p := range parts {
 		if len(p.src) == 0 {
@@ -425,16 +435,11 @@ func (f *Filter) redactMessage(m *jupyter.Message) (*jupyter.Message, error) {
 			if e.Key == "msg_id" || e.Key == "msg_type" {
 				fn = nil
 			}
-			key := f.r.Redact(nil, []byte(e.Key))
-			if !bytes.Equal(key, []byte(e.Key)) {
-				// A top-level key holding a secret: keep it unique.
-				key = append(key, fmt.Sprintf(" (%d)", i+2)...)
-			}
 			v, err := jupyter.RewriteStrings(nil, e.Value, fn)
 			if err != nil {
 				return nil, fmt.Errorf("member %d: %w", i, err)
 			}
-			out.Extra[i] = jupyter.Member{Key: string(bytes.ToValidUTF8(key, []byte("\uFFFD"))), Value: v}
+			out.Extra[i] = jupyter.Member{Key: e.Key, Value: v}
 		}
 	}
 	if m.Buffers != nil {

@@ -1,0 +1,471 @@
+package msgredact
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/hush-secrets/hush/kernel/jupyter"
+	"github.com/hush-secrets/hush/redact"
+)
+
+const secret = "hello-secret"
+
+func newRedactor(t testing.TB, secrets ...string) *redact.Redactor {
+	t.Helper()
+	r := redact.New(redact.Options{Encodings: redact.AllEncodings()})
+	for _, s := range secrets {
+		if err := r.Add([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// msg builds a message the way jupyter_server sends it on iopub.
+func msg(msgType, id, parent, content string) *jupyter.Message {
+	ph := `{}`
+	if parent != "" {
+		ph = fmt.Sprintf(`{"msg_id": %q, "msg_type": "execute_request", "session": "s", "username": "u", "date": "d", "version": "5.3"}`, parent)
+	}
+	return &jupyter.Message{
+		Channel:      jupyter.ChannelIOPub,
+		Header:       []byte(fmt.Sprintf(`{"msg_id": %q, "msg_type": %q, "username": "u", "session": "s", "date": "d", "version": "5.3"}`, id, msgType)),
+		ParentHeader: []byte(ph),
+		Metadata:     []byte(`{}`),
+		Content:      []byte(content),
+	}
+}
+
+func streamMsg(id, parent, name, text string) *jupyter.Message {
+	return msg("stream", id, parent, fmt.Sprintf(`{"name": %q, "text": %s}`, name, jupyter.AppendString(nil, []byte(text))))
+}
+
+func idle(id, parent string) *jupyter.Message {
+	return msg("status", id, parent, `{"execution_state": "idle"}`)
+}
+
+// summary is a readable form of a message for assertions:
+// "type[id]:text" for streams, "type[id]" otherwise.
+func summary(t *testing.T, m *jupyter.Message) string {
+	t.Helper()
+	h, err := jupyter.ParseHeader(m.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.MsgType == "stream" {
+		name, _ := jupyter.StringMember(m.Content, "name")
+		text, _ := jupyter.StringMember(m.Content, "text")
+		return fmt.Sprintf("stream[%s]%s:%s", h.MsgID, name, text)
+	}
+	return fmt.Sprintf("%s[%s]", h.MsgType, h.MsgID)
+}
+
+func process(t *testing.T, f *Filter, in ...*jupyter.Message) []string {
+	t.Helper()
+	var out []string
+	for _, m := range in {
+		msgs, err := f.Process(m)
+		if err != nil {
+			t.Fatalf("Process: %v", err)
+		}
+		for _, o := range msgs {
+			out = append(out, summary(t, o))
+		}
+	}
+	return out
+}
+
+func eq(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func TestEveryStringOfEveryPartIsRedacted(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	m := msg("future_type", "m1", "p1", `{"data": {"text/plain": "'hello-secret'", "text/html": "<b>hello-secret</b>",
+		"application/json": {"hello-secret": ["x hello-secret", 1.5e300, 12345678901234567890, null, true, {"deep": "hello-secret"}]}},
+		"traceback": ["\u001b[31mValueError: hello-secret"], "escaped": "hello\u002dsecret", "json": "{\"k\": \"hello-secret\"}",
+		"b64": "aGVsbG8tc2VjcmV0"}`)
+	m.Metadata = []byte(`{"hello-secret": {"note": "hello-secret"}}`)
+	m.Header = []byte(`{"msg_id": "m1", "msg_type": "future_type", "username": "hello-secret", "session": "s", "date": "d", "version": "5.3", "subshell": "hello-secret"}`)
+	m.Buffers = [][]byte{[]byte("raw hello-secret bytes"), {0, 1, 2}}
+	m.Extra = []jupyter.Member{{Key: "msg_id", Value: []byte(`"m1"`)}, {Key: "note", Value: []byte(`"hello-secret"`)}}
+	out, err := f.Process(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 {
+		t.Fatalf("got %d messages", len(out))
+	}
+	o := out[0]
+	fr, err := jupyter.EncodeLegacy(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNoSecret(t, fr.Data)
+	wantContent := `{"data": {"text/plain": "'[REDACTED]'", "text/html": "<b>[REDACTED]</b>",
+		"application/json": {"[REDACTED]": ["x [REDACTED]", 1.5e300, 12345678901234567890, null, true, {"deep": "[REDACTED]"}]}},
+		"traceback": ["\u001b[31mValueError: [REDACTED]"], "escaped": "[REDACTED]", "json": "{\"k\": \"[REDACTED]\"}",
+		"b64": "[REDACTED]"}`
+	if string(o.Content) != wantContent {
+		t.Errorf("content\n got %s\nwant %s", o.Content, wantContent)
+	}
+	if string(o.Metadata) != `{"[REDACTED]": {"note": "[REDACTED]"}}` {
+		t.Errorf("metadata %s", o.Metadata)
+	}
+	if string(o.Header) != `{"msg_id": "m1", "msg_type": "future_type", "username": "[REDACTED]", "session": "s", "date": "d", "version": "5.3", "subshell": "[REDACTED]"}` {
+		t.Errorf("header %s", o.Header)
+	}
+	if string(o.Buffers[0]) != "raw [REDACTED] bytes" || !bytes.Equal(o.Buffers[1], []byte{0, 1, 2}) {
+		t.Errorf("buffers %q", o.Buffers)
+	}
+	if string(o.Extra[1].Value) != `"[REDACTED]"` || string(o.Extra[0].Value) != `"m1"` {
+		t.Errorf("extra %+v", o.Extra)
+	}
+	// The input is untouched.
+	if !bytes.Contains(m.Content, []byte(secret)) || !bytes.Contains(m.Buffers[0], []byte(secret)) {
+		t.Error("Process modified its input")
+	}
+}
+
+func TestProtocolHeaderFieldsAreKept(t *testing.T) {
+	// A (too) short secret that happens to equal protocol values must not
+	// break routing: msg_id, msg_type, session, date, version and the
+	// header's and content's top-level keys are kept.
+	f := New(newRedactor(t, "idle", "m1-id", "sess", "execution"))
+	m := msg("status", "m1-id", "m1-id", `{"execution_state": "idle"}`)
+	m.Header = []byte(`{"msg_id": "m1-id", "msg_type": "status", "session": "sess", "date": "d", "version": "5.3"}`)
+	out, err := f.Process(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out[0].Header) != string(m.Header) || out[0].ParentID() != "m1-id" {
+		t.Fatalf("header changed: %s / %s", out[0].Header, out[0].ParentHeader)
+	}
+	// Content is data and is redacted even so.
+	if string(out[0].Content) != `{"execution_state": "[REDACTED]"}` {
+		t.Fatalf("content %s", out[0].Content)
+	}
+}
+
+func TestRedactedKeysStayUnique(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	m := msg("display_data", "d", "p", `{"data": {"application/json": {"hello-secret": 1, "[REDACTED]": 2, "x hello-secret": 3}}}`)
+	out, err := f.Process(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"data": {"application/json": {"[REDACTED]": 1, "[REDACTED] (2)": 2, "x [REDACTED]": 3}}}`
+	if string(out[0].Content) != want {
+		t.Fatalf("got  %s\nwant %s", out[0].Content, want)
+	}
+	var v map[string]map[string]map[string]int
+	if err := json.Unmarshal(out[0].Content, &v); err != nil || len(v["data"]["application/json"]) != 3 {
+		t.Fatalf("members lost: %v %v", v, err)
+	}
+}
+
+func TestSecretSplitAcrossStreamMessages(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	got := process(t, f,
+		streamMsg("a", "p", "stdout", "hel"),
+		streamMsg("b", "p", "stdout", "lo-se"),
+		streamMsg("c", "p", "stdout", "cret\n"),
+		idle("i", "p"))
+	eq(t, got, "stream[c]stdout:[REDACTED]\n", "status[i]")
+	if f.Held() != 0 {
+		t.Fatalf("%d bytes still held", f.Held())
+	}
+}
+
+func TestHeldTextReleasedBeforeIdleWithOwnMsgID(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	got := process(t, f,
+		streamMsg("a", "p", "stdout", "abc hello-"),
+		idle("i", "p"))
+	eq(t, got, "stream[a]stdout:abc ", "stream[a-hush1]stdout:hello-", "status[i]")
+}
+
+func TestHeldTextReleasedBeforeOtherMessagesOfTheParent(t *testing.T) {
+	for _, mt := range []string{"execute_result", "error", "display_data", "clear_output", "execute_reply", "comm_msg"} {
+		f := New(newRedactor(t, secret))
+		got := process(t, f,
+			streamMsg("a", "p", "stdout", "hello-"),
+			msg(mt, "x", "p", `{}`),
+			streamMsg("b", "p", "stdout", "secret"),
+			idle("i", "p"))
+		// The rest of the secret is still caught after the early release
+		// (the stream's matching context survives it).
+		eq(t, got, "stream[a]stdout:hello-", mt+"[x]", "stream[b]stdout:[REDACTED]", "status[i]")
+	}
+}
+
+func TestOtherParentsAndStreamsDoNotRelease(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	got := process(t, f,
+		streamMsg("a", "p", "stdout", "hello-"),
+		streamMsg("b", "p", "stderr", "warning\n"),
+		msg("display_data", "d", "q", `{}`),
+		idle("iq", "q"),
+		streamMsg("c", "p", "stdout", "secret done\n"),
+		idle("ip", "p"))
+	eq(t, got, "stream[b]stderr:warning\n", "display_data[d]", "status[iq]", "stream[c]stdout:[REDACTED] done\n", "status[ip]")
+}
+
+func TestReleaseOrderFollowsWhenTextWasHeld(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	got := process(t, f,
+		streamMsg("a", "p", "stderr", "hello-s"),
+		streamMsg("b", "p", "stdout", "hello-"),
+		idle("i", "p"))
+	eq(t, got, "stream[a]stderr:hello-s", "stream[b]stdout:hello-", "status[i]")
+}
+
+func TestKernelRestartReleasesEveryStream(t *testing.T) {
+	for _, state := range []string{"restarting", "dead", "starting"} {
+		f := New(newRedactor(t, secret))
+		got := process(t, f,
+			streamMsg("a", "p", "stdout", "hello-s"),
+			streamMsg("b", "q", "stdout", "hello-se"),
+			msg("status", "r", "", fmt.Sprintf(`{"execution_state": %q}`, state)))
+		eq(t, got, "stream[a]stdout:hello-s", "stream[b]stdout:hello-se", "status[r]")
+	}
+}
+
+func TestFlushAndClose(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	eq(t, process(t, f, streamMsg("a", "p", "stdout", "x hello-")), "stream[a]stdout:x ")
+	var got []string
+	for _, m := range f.Flush() {
+		got = append(got, summary(t, m))
+	}
+	eq(t, got, "stream[a-hush1]stdout:hello-")
+	// The stream's context survives Flush: the rest of the secret is still
+	// caught (as a token of its own).
+	eq(t, process(t, f, streamMsg("b", "p", "stdout", "secret!")), "stream[b]stdout:[REDACTED]!")
+	eq(t, process(t, f, streamMsg("c", "p", "stdout", "hello")))
+	got = nil
+	for _, m := range f.Close() {
+		got = append(got, summary(t, m))
+	}
+	eq(t, got, "stream[c]stdout:hello")
+	if len(f.Close()) != 0 || f.Held() != 0 {
+		t.Fatal("Close left something behind")
+	}
+}
+
+func TestSecretAddedWhileHeld(t *testing.T) {
+	r := newRedactor(t, "other-secret-value")
+	f := New(r)
+	eq(t, process(t, f, streamMsg("a", "p", "stdout", "other-")))
+	if err := r.Add([]byte("other-token-42")); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, process(t, f, streamMsg("b", "p", "stdout", "token-42\n"), idle("i", "p")), "stream[b]stdout:[REDACTED]\n", "status[i]")
+}
+
+// Invariant 3: however output is split into stream messages, the text that
+// reaches the client equals redacting the whole at once.
+func TestChunkingDoesNotMatter(t *testing.T) {
+	r := newRedactor(t, secret, "tok_4f9Q2xZ7kL0pW3v8")
+	whole := []byte("start hello-secret mid hello-hello-secret tok_4f9Q2xZ7kL0pW3v8hello-secret end hello-sec")
+	want := string(r.Redact(nil, whole))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 300; trial++ {
+		f := New(r)
+		var got strings.Builder
+		collect := func(msgs []*jupyter.Message) {
+			for _, m := range msgs {
+				if m.Type() == "stream" {
+					s, _ := jupyter.StringMember(m.Content, "text")
+					got.WriteString(s)
+				}
+			}
+		}
+		rest := whole
+		for i := 0; len(rest) > 0; i++ {
+			n := 1 + rng.IntN(min(len(rest), 15))
+			out, err := f.Process(streamMsg(fmt.Sprint(i), "p", "stdout", string(rest[:n])))
+			if err != nil {
+				t.Fatal(err)
+			}
+			collect(out)
+			rest = rest[n:]
+		}
+		out, err := f.Process(idle("i", "p"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		collect(out)
+		if got.String() != want {
+			t.Fatalf("trial %d: got %q want %q", trial, got.String(), want)
+		}
+	}
+}
+
+func TestMaxStreamsEvictsOldest(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	f.MaxStreams = 2
+	eq(t, process(t, f, streamMsg("a", "p1", "stdout", "hello-")))
+	eq(t, process(t, f, streamMsg("b", "p2", "stdout", "hello-")))
+	eq(t, process(t, f, streamMsg("c", "p3", "stdout", "hello-")), "stream[a]stdout:hello-")
+	if f.Held() != 2*len("hello-") {
+		t.Fatalf("held %d", f.Held())
+	}
+}
+
+func TestFailClosed(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	// Held text is released first; the broken message becomes a notice in
+	// the same cell; nothing of it leaks.
+	eq(t, process(t, f, streamMsg("a", "p", "stdout", "hello-")))
+	bad := msg("display_data", "d", "p", `{"data": {"text/plain": "hello-secret"`)
+	out, err := f.Process(bad)
+	if err == nil {
+		t.Fatal("no error for broken content")
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Fatalf("error leaks the secret: %v", err)
+	}
+	if len(out) != 2 || summary(t, out[0]) != "stream[a]stdout:hello-" {
+		t.Fatalf("got %d messages", len(out))
+	}
+	n := out[1]
+	if n.Type() != "stream" || n.ParentID() != "p" || n.Channel != jupyter.ChannelIOPub {
+		t.Fatalf("notice %s %s %s", n.Type(), n.ParentID(), n.Channel)
+	}
+	if text, _ := jupyter.StringMember(n.Content, "text"); text != NoticeText {
+		t.Fatalf("notice text %q", text)
+	}
+	for _, fmtx := range []jupyter.Format{jupyter.FormatLegacy, jupyter.FormatV1} {
+		fr, err := fmtx.Encode(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertNoSecret(t, fr.Data)
+		if _, err := fmtx.Decode(fr); err != nil {
+			t.Fatalf("%s notice does not decode: %v", fmtx, err)
+		}
+	}
+
+	// A broken reply still answers its request, with an error status.
+	reply := msg("execute_reply", "r", "p", `{"status": "ok", "x": [hello-secret]}`)
+	reply.Channel = jupyter.ChannelShell
+	out, err = f.Process(reply)
+	if err == nil || len(out) != 1 {
+		t.Fatalf("broken reply: %v, %d messages", err, len(out))
+	}
+	if out[0].Type() != "execute_reply" || out[0].Channel != jupyter.ChannelShell || out[0].ParentID() != "p" {
+		t.Fatalf("reply notice %s on %s", out[0].Type(), out[0].Channel)
+	}
+	if st, _ := jupyter.StringMember(out[0].Content, "status"); st != "error" {
+		t.Fatalf("reply notice status %q", st)
+	}
+
+	// A broken input_request still asks for input.
+	ir := msg("input_request", "in", "p", `{"prompt": "hello-secret`)
+	ir.Channel = jupyter.ChannelStdin
+	out, _ = f.Process(ir)
+	if len(out) != 1 || out[0].Type() != "input_request" || out[0].Channel != jupyter.ChannelStdin {
+		t.Fatalf("input notice %v", out)
+	}
+
+	// A broken header: no parent is known; still a notice.
+	bh := msg("stream", "x", "p", `{"name": "stdout", "text": "hello-secret"}`)
+	bh.Header = []byte(`{"msg_id": `)
+	out, err = f.Process(bh)
+	if err == nil || len(out) != 1 || out[0].Type() != "stream" {
+		t.Fatalf("broken header: %v %v", err, out)
+	}
+	text, _ := jupyter.StringMember(out[0].Content, "text")
+	if text != NoticeText {
+		t.Fatalf("broken header notice text %q", text)
+	}
+	// A part that is valid JSON but not an object.
+	arr := msg("display_data", "d", "p", `["hello-secret"]`)
+	if out, err = f.Process(arr); err == nil || len(out) != 1 {
+		t.Fatalf("array content: %v %d", err, len(out))
+	}
+	assertNoSecretMsgs(t, out)
+}
+
+func TestFrameFilter(t *testing.T) {
+	r := newRedactor(t, secret)
+	for _, format := range []jupyter.Format{jupyter.FormatLegacy, jupyter.FormatV1} {
+		ff := NewFrameFilter(format, r)
+		enc := func(m *jupyter.Message) jupyter.Frame {
+			fr, err := format.Encode(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fr
+		}
+		out, err := ff.Process(enc(streamMsg("a", "p", "stdout", "x hello-")))
+		if err != nil || len(out) != 1 {
+			t.Fatalf("%s: %v %d", format, err, len(out))
+		}
+		garbage := jupyter.Frame{Binary: true, Data: []byte("\x00\x00\x00\x07hello-secret garbage")}
+		out, err = ff.Process(garbage)
+		if err == nil || len(out) != 1 {
+			t.Fatalf("%s garbage: %v %d", format, err, len(out))
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Fatalf("error leaks: %v", err)
+		}
+		m, derr := format.Decode(out[0])
+		if derr != nil || m.Type() != "stream" {
+			t.Fatalf("%s: notice frame does not decode: %v", format, derr)
+		}
+		assertNoSecret(t, out[0].Data)
+		out = ff.Close()
+		if len(out) != 1 {
+			t.Fatalf("%s: Close released %d frames", format, len(out))
+		}
+		m, _ = format.Decode(out[0])
+		if text, _ := jupyter.StringMember(m.Content, "text"); text != "hello-" {
+			t.Fatalf("%s: released %q", format, text)
+		}
+		if ff.Filter() == nil || len(ff.Flush()) != 0 {
+			t.Fatal("Filter/Flush")
+		}
+	}
+}
+
+// forbidden returns the secret and every derived form of it.
+func forbidden() [][]byte {
+	out := [][]byte{[]byte(secret)}
+	for _, enc := range redact.AllEncodings() {
+		for _, d := range redact.Derive(enc, []byte(secret)) {
+			if len(d) >= 6 {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+func assertNoSecret(t testing.TB, data []byte) {
+	t.Helper()
+	for _, p := range forbidden() {
+		if bytes.Contains(data, p) {
+			t.Fatalf("output contains a form of the secret (%d bytes)", len(p))
+		}
+	}
+}
+
+func assertNoSecretMsgs(t testing.TB, msgs []*jupyter.Message) {
+	t.Helper()
+	for _, m := range msgs {
+		fr, err := jupyter.EncodeLegacy(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertNoSecret(t, fr.Data)
+	}
+}
