@@ -188,8 +188,24 @@ func scopeBuckets(tx *bbolt.Tx, name string) (sk []byte, sec, acl *bbolt.Bucket,
 	return sk, sec, acl, nil
 }
 
+// checkACL refuses ACLs that could not be read back.
+func checkACL(a secrets.ACL) error {
+	if a.Principal == "" {
+		return errors.New("acl principal is empty")
+	}
+	if a.Permission.String() == "" {
+		return fmt.Errorf("acl for %q: invalid permission %d", a.Principal, a.Permission)
+	}
+	return nil
+}
+
 // CreateScope implements store.Scopes.
 func (s *Store) CreateScope(ctx context.Context, sc secrets.Scope, acls []secrets.ACL, maxScopes int) error {
+	for _, a := range acls {
+		if err := checkACL(a); err != nil {
+			return fmt.Errorf("create scope: %w", err)
+		}
+	}
 	return s.update(ctx, "create scope", func(tx *bbolt.Tx) error {
 		sk := []byte(secrets.ScopeKey(sc.Name))
 		if len(sk) == 0 {
@@ -376,8 +392,8 @@ func (s *Store) PutACL(ctx context.Context, scope string, acl secrets.ACL) error
 		if err != nil {
 			return err
 		}
-		if acl.Principal == "" {
-			return errors.New("acl principal is empty")
+		if err := checkACL(acl); err != nil {
+			return err
 		}
 		return b.Put([]byte(acl.Principal), []byte(acl.Permission.String()))
 	})

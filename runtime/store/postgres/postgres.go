@@ -37,7 +37,8 @@ var _ store.Store = (*Store)(nil)
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		// pgx's parse errors can quote the DSN, and with it a password.
+		// pgx's parse errors quote the DSN, and with it perhaps a password
+		// (so do net/url's, which pgx wraps): say only that it is invalid.
 		return nil, errors.New("open postgres store: the connection string is not valid (expected postgres://user@host:port/database?sslmode=...)")
 	}
 	return OpenConfig(ctx, cfg)
@@ -124,6 +125,11 @@ func (s *Store) CreateScope(ctx context.Context, sc secrets.Scope, acls []secret
 	sk := secrets.ScopeKey(sc.Name)
 	if sk == "" {
 		return errors.New("create scope: scope name is empty")
+	}
+	for _, a := range acls {
+		if err := checkACL(a); err != nil {
+			return fmt.Errorf("create scope: %w", err)
+		}
 	}
 	return s.tx(ctx, "create scope", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, "hush/scopes"); err != nil {
@@ -322,10 +328,21 @@ func (s *Store) DeleteSecret(ctx context.Context, scope, key string) error {
 
 // ---- ACLs ----
 
+// checkACL refuses ACLs that could not be read back.
+func checkACL(a secrets.ACL) error {
+	if a.Principal == "" {
+		return errors.New("acl principal is empty")
+	}
+	if a.Permission.String() == "" {
+		return fmt.Errorf("acl for %q: invalid permission %d", a.Principal, a.Permission)
+	}
+	return nil
+}
+
 // PutACL implements store.Scopes.
 func (s *Store) PutACL(ctx context.Context, scope string, acl secrets.ACL) error {
-	if acl.Principal == "" {
-		return errors.New("put acl: principal is empty")
+	if err := checkACL(acl); err != nil {
+		return fmt.Errorf("put acl: %w", err)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO acls (scope_key, principal, permission) VALUES ($1, $2, $3)
 		ON CONFLICT (scope_key, principal) DO UPDATE SET permission = EXCLUDED.permission`,

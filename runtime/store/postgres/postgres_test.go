@@ -109,9 +109,15 @@ func TestMigrations(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
-	_, err := postgres.Open(ctx, "postgres://user:pa55word@127.0.0.1:5432/x?sslmode=bogus")
-	if err == nil || strings.Contains(err.Error(), "pa55word") {
-		t.Fatalf("bad DSN: %v", err)
+	for _, dsn := range []string{
+		"postgres://user:pa55word@127.0.0.1:5432/x?sslmode=bogus",
+		"postgres://user:pa55word@127.0.0.1:badport/x",
+		"host=127.0.0.1 password=pa55word sslmode=bogus",
+	} {
+		_, err := postgres.Open(ctx, dsn)
+		if err == nil || strings.Contains(err.Error(), "pa55word") {
+			t.Fatalf("bad DSN: %v", err)
+		}
 	}
 	// A port nothing listens on: a clear error naming the address, never the password.
 	l, lerr := net.Listen("tcp", "127.0.0.1:0")
@@ -120,7 +126,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	_, err = postgres.Open(ctx, "postgres://user:pa55word@"+addr+"/x?sslmode=disable&connect_timeout=5")
+	_, err := postgres.Open(ctx, "postgres://user:pa55word@"+addr+"/x?sslmode=disable&connect_timeout=5")
 	if err == nil || strings.Contains(err.Error(), "pa55word") || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("unreachable server: %v", err)
 	}

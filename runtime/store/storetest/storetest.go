@@ -391,6 +391,17 @@ func testACLs(t *testing.T, s store.Store) {
 	wantErr(t, "GetACL missing principal", err, store.ErrNotFound)
 	wantErr(t, "DeleteACL missing principal", s.DeleteACL(ctxBG, "sc", "alice@example.com"), store.ErrNotFound)
 
+	if err := s.PutACL(ctxBG, "sc", secrets.ACL{Principal: "bob", Permission: secrets.NoPermission}); err == nil {
+		t.Fatal("PutACL with NoPermission succeeded")
+	}
+	if err := s.PutACL(ctxBG, "sc", secrets.ACL{Principal: "", Permission: secrets.Read}); err == nil {
+		t.Fatal("PutACL with an empty principal succeeded")
+	}
+	if err := s.CreateScope(ctxBG, scope("badacl"), []secrets.ACL{{Principal: "bob", Permission: secrets.Permission(9)}}, 0); err == nil {
+		t.Fatal("CreateScope with an invalid permission succeeded")
+	}
+	_, err = s.GetScope(ctxBG, "badacl")
+	wantErr(t, "scope of a refused CreateScope", err, store.ErrNotFound)
 	must(t, s.PutACL(ctxBG, "SC", acl))
 	must(t, s.PutACL(ctxBG, "sc", secrets.ACL{Principal: "users", Permission: secrets.Write}))
 	must(t, s.PutACL(ctxBG, "sc", secrets.ACL{Principal: "Admins-Group", Permission: secrets.Manage}))
