@@ -100,6 +100,12 @@ func Read(root, rel, key string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("files scope %q: key %q: %w (%w)", rel, key, store.ErrNotFound, err)
 	}
+	// Stat before opening: opening a FIFO or a device could block or have effects.
+	if fi, err := d.root.Stat(p); err != nil {
+		return nil, fmt.Errorf("files scope %q: key %q: %w", rel, key, notFound(err))
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("files scope %q: key %q is not a regular file: %w", rel, key, store.ErrNotFound)
+	}
 	f, err := d.root.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("files scope %q: key %q: %w", rel, key, notFound(err))

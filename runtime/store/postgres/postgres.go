@@ -33,7 +33,9 @@ var _ store.Store = (*Store)(nil)
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
 // string as libpq accepts; extra parameters such as search_path become
-// session settings) and brings its schema up to date.
+// session settings) and brings its schema up to date. Pool settings go in
+// the DSN too, e.g. pool_max_conns=32 (pgx's default is max(4, CPUs)).
+// ctx bounds the connection attempt and the migrations.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
