@@ -1,12 +1,11 @@
-// Package benchmarks measures hush's redactor against named peers
-// (strings.Replacer, cloudflare/ahocorasick and a plain copy as the ceiling)
-// on a realistic, deterministic corpus of notebook output.
-//
-// The package holds no production code: this file generates the corpus, the
-// secret sets and the inputs with planted occurrences, so every benchmark run
-// (and every other helper's benchmark) sees exactly the same bytes. The
-// benchmarks themselves live in _test files; benchmarks/run runs them and
-// prints one table (see README.md in this folder).
+// Package benchmarks holds hush's benchmarks against named peers. It has no
+// production code: this file generates the realistic, deterministic corpus
+// of notebook output, the secret sets and the inputs with planted
+// occurrences, so every benchmark run sees exactly the same bytes. The
+// redactor benchmarks (BenchmarkRedact*: hush's redact.Writer against
+// strings.Replacer, cloudflare/ahocorasick and copy as the ceiling) live in
+// redact_bench_test.go; benchmarks/run runs them and prints one table (see
+// README.md in this folder).
 package benchmarks
 
 import (
