@@ -81,6 +81,28 @@ func LoadMasterKey(envValue, dataDir string) (key []byte, source, warning string
 	return k, "file " + path, warning, nil
 }
 
+// ReadMasterKey is LoadMasterKey without creating anything: for commands
+// such as `hush serve rotate-master-key` that need the existing key. A
+// missing key file gives an error wrapping fs.ErrNotExist.
+func ReadMasterKey(envValue, dataDir string) (key []byte, source string, err error) {
+	if strings.TrimSpace(envValue) != "" {
+		k, err := ParseMasterKey(envValue)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", MasterKeyEnv, err)
+		}
+		return k, MasterKeyEnv, nil
+	}
+	path := filepath.Join(dataDir, MasterKeyFile)
+	k, err := readKeyFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("no master key: %s is not set and %s does not exist: %w", MasterKeyEnv, path, err)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return k, "file " + path, nil
+}
+
 // WriteMasterKeyFile replaces (or creates) the key file at path with key,
 // atomically and with mode 0600, for `hush serve rotate-master-key`.
 func WriteMasterKeyFile(path string, key []byte) error {

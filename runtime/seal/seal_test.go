@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -397,4 +398,31 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("opened a forgery: %x under %q/%q", sealed, scope, key)
 		}
 	})
+}
+
+func TestReadMasterKeyNeverCreates(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := ReadMasterKey("", dir)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), MasterKeyEnv) {
+		t.Fatalf("err = %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("ReadMasterKey created %v", entries)
+	}
+	k, _, _, err := LoadMasterKey("", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, source, err := ReadMasterKey("", dir)
+	if err != nil || !bytes.Equal(got, k) || !strings.Contains(source, MasterKeyFile) {
+		t.Fatalf("ReadMasterKey = %q, %v", source, err)
+	}
+	k2 := mustKey(t)
+	got, source, err = ReadMasterKey(hex.EncodeToString(k2), dir)
+	if err != nil || !bytes.Equal(got, k2) || source != MasterKeyEnv {
+		t.Fatalf("ReadMasterKey from env = %q, %v", source, err)
+	}
+	if _, _, err := ReadMasterKey("nonsense", dir); err == nil {
+		t.Fatal("bad env value accepted")
+	}
 }
