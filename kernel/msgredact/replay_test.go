@@ -25,7 +25,7 @@ type capturedFrame struct {
 	Data      string `json:"data"`
 }
 
-func loadScenario(t *testing.T, file string) []jupyter.Frame {
+func loadScenario(t testing.TB, file string) []jupyter.Frame {
 	t.Helper()
 	raw, err := os.ReadFile(file)
 	if err != nil {
