@@ -50,6 +50,11 @@
 //     (the kernel's output streams are gone): every stream is released;
 //   - Flush or Close (connection close).
 //
+// A writer outlives the release of its text (so the rest of a secret whose
+// start was released early is still redacted, as a token of its own, even
+// after the cell went idle); writers are dropped after a kernel restart, at
+// Close, and least recently used first when more than MaxStreams are in use.
+//
 // Stream messages of a different name (stdout vs stderr) do not release each
 // other, so a secret split on stdout is still caught when stderr output comes
 // in between; the held part may therefore appear after that stderr output.
@@ -102,9 +107,10 @@ type streamKey struct {
 
 // stream is the state of one (parent msg_id, stream name).
 type stream struct {
-	w       *redact.Writer
-	out     bytes.Buffer
-	created uint64
+	w   *redact.Writer
+	out bytes.Buffer
+	// used orders streams by last use, for eviction.
+	used uint64
 	// heldSince orders streams by when their held text began (0: none).
 	heldSince uint64
 	// template is the (redacted) stream message whose header and other
@@ -146,12 +152,12 @@ func (f *Filter) Process(m *jupyter.Message) ([]*jupyter.Message, error) {
 		state, _ := jupyter.StringMember(m.Content, "execution_state")
 		switch state {
 		case "restarting", "dead", "starting":
+			// The kernel process is gone: release everything and forget
+			// its streams.
 			out = f.release(out, func(streamKey) bool { return true })
+			f.forget(func(streamKey) bool { return true })
 		default:
 			out = f.releaseParent(out, parent.MsgID)
-		}
-		if state == "idle" {
-			f.closeParent(parent.MsgID)
 		}
 	} else {
 		out = f.releaseParent(out, parent.MsgID)
@@ -173,10 +179,7 @@ func (f *Filter) Flush() []*jupyter.Message {
 // and forgets every stream. The Filter may be used again afterwards.
 func (f *Filter) Close() []*jupyter.Message {
 	out := f.Flush()
-	for k, s := range f.streams {
-		_ = s.w.Close()
-		delete(f.streams, k)
-	}
+	f.forget(func(streamKey) bool { return true })
 	return out
 }
 
@@ -214,11 +217,12 @@ func (f *Filter) processStream(m *jupyter.Message, hdr jupyter.Header, key strea
 	var out []*jupyter.Message
 	if s == nil {
 		out = f.evictIfFull(out)
-		f.seq++
-		s = &stream{created: f.seq}
+		s = &stream{}
 		s.w = f.r.NewWriter(&s.out)
 		f.streams[key] = s
 	}
+	f.seq++
+	s.used = f.seq
 	// Redact the message's other strings first: the template must be
 	// clean whatever happens to the text.
 	red, err := f.redactMessage(m)
@@ -251,8 +255,8 @@ func (f *Filter) processStream(m *jupyter.Message, hdr jupyter.Header, key strea
 	return append(out, msg), nil
 }
 
-// evictIfFull releases and forgets the oldest stream when the Filter holds
-// MaxStreams of them.
+// evictIfFull releases and forgets the least recently used stream when the
+// Filter holds MaxStreams of them.
 func (f *Filter) evictIfFull(out []*jupyter.Message) []*jupyter.Message {
 	max := f.MaxStreams
 	if max <= 0 {
@@ -262,8 +266,8 @@ func (f *Filter) evictIfFull(out []*jupyter.Message) []*jupyter.Message {
 		var oldest streamKey
 		var oldestSeq uint64
 		for k, s := range f.streams {
-			if oldestSeq == 0 || s.created < oldestSeq {
-				oldest, oldestSeq = k, s.created
+			if oldestSeq == 0 || s.used < oldestSeq {
+				oldest, oldestSeq = k, s.used
 			}
 		}
 		out = f.release(out, func(k streamKey) bool { return k == oldest })
@@ -278,11 +282,11 @@ func (f *Filter) releaseParent(out []*jupyter.Message, parent string) []*jupyter
 	return f.release(out, func(k streamKey) bool { return k.parent == parent })
 }
 
-// closeParent forgets the streams of parent (after releasing them): its
-// cell is over.
-func (f *Filter) closeParent(parent string) {
+// forget closes and drops the streams selected by match; call release
+// first.
+func (f *Filter) forget(match func(streamKey) bool) {
 	for k, s := range f.streams {
-		if k.parent == parent {
+		if match(k) {
 			_ = s.w.Close()
 			delete(f.streams, k)
 		}

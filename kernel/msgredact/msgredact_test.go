@@ -469,3 +469,24 @@ func assertNoSecretMsgs(t testing.TB, msgs []*jupyter.Message) {
 		assertNoSecret(t, fr.Data)
 	}
 }
+
+// Output of a background thread after the cell went idle keeps the
+// stream's context: the end of a secret whose start was released at idle is
+// still redacted.
+func TestContextSurvivesIdle(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	got := process(t, f,
+		streamMsg("a", "p", "stdout", "hello-"),
+		idle("i", "p"),
+		streamMsg("b", "p", "stdout", "secret\n"))
+	eq(t, got, "stream[a]stdout:hello-", "status[i]", "stream[b]stdout:[REDACTED]\n")
+}
+
+func TestRestartForgetsStreams(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	process(t, f, streamMsg("a", "p", "stdout", "hello-"),
+		msg("status", "r", "", `{"execution_state": "restarting"}`))
+	if len(f.streams) != 0 {
+		t.Fatalf("%d streams kept after a restart", len(f.streams))
+	}
+}
