@@ -80,12 +80,18 @@ type Member struct {
 // Header is the decoded form of the fields of a message header that
 // routing and redaction need. Other header fields stay in the raw JSON.
 type Header struct {
-	MsgID    string
-	MsgType  string
-	Session  string
+	// MsgID identifies the message; replies and outputs name it as parent.
+	MsgID string
+	// MsgType is the message type ("stream", "execute_reply", "status"…).
+	MsgType string
+	// Session identifies the client or kernel session that sent it.
+	Session string
+	// Username is the user name the sender put in the header.
 	Username string
-	Date     string
-	Version  string
+	// Date is the ISO 8601 timestamp, as sent.
+	Date string
+	// Version is the messaging protocol version ("5.3").
+	Version string
 }
 
 // ParseHeader decodes the string fields of a raw header (Message.Header or
