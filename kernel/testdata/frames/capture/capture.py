@@ -80,6 +80,9 @@ SCENARIOS = [
         "c = Comm(target_name='hush_test', data={'v': s}, buffers=[s.encode(), b'\\x00\\x01' + s.encode()])\n"
         "c.send(data={'x': s}, buffers=[b'pre ' + s.encode() + b' post'])\n"
         "c.close()\n"}, "shell")]),
+    ("kernel_died", [("execute_request", {
+        "code": "import os, signal\n" + SECRET_EXPR + "print(s[:7], end='', flush=True)\n"
+        "import time\ntime.sleep(0.5)\nos.kill(os.getpid(), signal.SIGKILL)\n"}, "shell")]),
     ("restart", [("execute_request", {
         "code": "import time\n" + SECRET_EXPR + "print(s[:7], end='', flush=True)\ntime.sleep(60)\n"}, "shell")]),
 ]
@@ -220,7 +223,7 @@ async def run_scenario(base, kernel_id, fmt, name, requests):
             if mt == "status" and body.get("execution_state") == "idle":
                 idle = True
     # Trailing frames (e.g. the new kernel's starting status after a restart).
-    tail = time.monotonic() + (5.0 if name == "restart" else 0.5)
+    tail = time.monotonic() + (5.0 if name in ("restart", "kernel_died") else 0.5)
     while await read(tail) is not None:
         pass
     ws.close()
