@@ -203,6 +203,7 @@ func decodeLegacyJSON(data []byte, text bool) (*Message, error) {
 			return nil, fmt.Errorf("missing member %q", k)
 		}
 	}
+	m.noBuffersMember = text && !seen[keyBuffers]
 	return m, nil
 }
 
@@ -289,7 +290,7 @@ func appendLegacyJSON(dst []byte, m *Message, text bool) ([]byte, error) {
 		case keyContent:
 			put(key, orEmptyObject(m.Content))
 		case keyBuffers:
-			if !text {
+			if !text || m.noBuffersMember {
 				return
 			}
 			put(key, []byte("[]"))

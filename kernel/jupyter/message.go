@@ -67,6 +67,10 @@ type Message struct {
 	// order is the order of the top-level members of a decoded legacy
 	// message, so that re-encoding keeps it.
 	order []string
+	// noBuffersMember is set for a legacy text frame without a "buffers"
+	// member (jupyter_server's own status messages), so that re-encoding
+	// does not add one.
+	noBuffersMember bool
 }
 
 // Member is one member of a JSON object: a key and its raw JSON value.
@@ -197,6 +201,8 @@ func (m *Message) Clone() *Message {
 		Metadata:     cloneBytes(m.Metadata),
 		Content:      cloneBytes(m.Content),
 		order:        append([]string(nil), m.order...),
+
+		noBuffersMember: m.noBuffersMember,
 	}
 	if m.Buffers != nil {
 		c.Buffers = make([][]byte, len(m.Buffers))
@@ -232,5 +238,5 @@ func StringValue(raw []byte) (string, bool) {
 // Derive returns an empty message with m's channel and m's legacy member
 // order: the start of a transformed copy of m that re-encodes like m.
 func (m *Message) Derive() *Message {
-	return &Message{Channel: m.Channel, order: append([]string(nil), m.order...)}
+	return &Message{Channel: m.Channel, order: append([]string(nil), m.order...), noBuffersMember: m.noBuffersMember}
 }
