@@ -11,12 +11,17 @@ import (
 // FrameFilter redacts the server→client frames of one kernel websocket: it
 // decodes each frame with the connection's wire format, runs the message
 // through a Filter and encodes what comes out. A frame that does not decode
-// is replaced by a notice frame (an iopub stderr stream message, see
-// Notice), never forwarded raw. Like Filter, it is not safe for concurrent
-// use.
+// is replaced by a notice frame (an iopub stderr stream message under the
+// parent of the last iopub message, so that it shows in the running cell;
+// see Notice), never forwarded raw. Like Filter, it is not safe for
+// concurrent use.
 type FrameFilter struct {
 	format jupyter.Format
 	filter *Filter
+	// lastParent is the (redacted) parent header of the last iopub message
+	// sent with a parent: a notice for an undecodable frame goes there, so
+	// it most likely shows in the running cell.
+	lastParent []byte
 }
 
 // NewFrameFilter returns a FrameFilter for a connection speaking format
@@ -38,10 +43,19 @@ func (f *FrameFilter) Filter() *Filter { return f.filter }
 func (f *FrameFilter) Process(fr jupyter.Frame) ([]jupyter.Frame, error) {
 	m, err := f.format.Decode(fr)
 	if err != nil {
-		notice, nerr := f.encode([]*jupyter.Message{Notice(nil, "")})
+		var like *jupyter.Message
+		if f.lastParent != nil {
+			like = &jupyter.Message{ParentHeader: f.lastParent}
+		}
+		notice, nerr := f.encode([]*jupyter.Message{Notice(like, "")})
 		return notice, errors.Join(fmt.Errorf("msgredact: %w", err), nerr)
 	}
 	msgs, perr := f.filter.Process(m)
+	for _, o := range msgs {
+		if o.Channel == jupyter.ChannelIOPub && o.ParentID() != "" {
+			f.lastParent = o.ParentHeader
+		}
+	}
 	out, eerr := f.encode(msgs)
 	return out, errors.Join(perr, eerr)
 }

@@ -422,6 +422,9 @@ func TestFrameFilter(t *testing.T) {
 		if derr != nil || m.Type() != "stream" {
 			t.Fatalf("%s: notice frame does not decode: %v", format, derr)
 		}
+		if m.ParentID() != "p" {
+			t.Fatalf("%s: notice for an undecodable frame not in the running cell (parent %q)", format, m.ParentID())
+		}
 		assertNoSecret(t, out[0].Data)
 		out = ff.Close()
 		if len(out) != 1 {
