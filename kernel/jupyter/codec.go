@@ -147,56 +147,19 @@ const (
 )
 
 func decodeLegacyJSON(data []byte, text bool) (*Message, error) {
-	members, err := splitObject(data)
+	m := &Message{order: make([]string, 0, 8)}
+	seen := make(map[string]bool, 8)
+	var memberErr error
+	err := eachMember(data, func(key, value []byte) {
+		if memberErr == nil {
+			memberErr = m.setLegacyMember(string(key), value, text, seen)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	m := &Message{order: make([]string, 0, len(members))}
-	seen := make(map[string]bool, len(members))
-	for _, mem := range members {
-		if seen[mem.key] {
-			return nil, fmt.Errorf("duplicate member %q", mem.key)
-		}
-		seen[mem.key] = true
-		switch mem.key {
-		case keyHeader, keyParentHeader, keyMetadata, keyContent:
-			if mem.value[0] != '{' {
-				return nil, fmt.Errorf("%s: %w", mem.key, errNotObject)
-			}
-			switch mem.key {
-			case keyHeader:
-				m.Header = mem.value
-			case keyParentHeader:
-				m.ParentHeader = mem.value
-			case keyMetadata:
-				m.Metadata = mem.value
-			case keyContent:
-				m.Content = mem.value
-			}
-		case keyChannel:
-			ch, ok := decodeStringValue(mem.value)
-			if !ok {
-				return nil, errors.New("channel is not a string")
-			}
-			m.Channel = ch
-		case keyBuffers:
-			if mem.value[0] != '[' {
-				return nil, errors.New("buffers is not an array")
-			}
-			if text {
-				if !isEmptyArray(mem.value) {
-					return nil, errors.New("text frame with a non-empty buffers array")
-				}
-			} else {
-				// A binary frame's buffers are the binary parts; a JSON
-				// "buffers" member is ignored, as by jupyter_server and
-				// JupyterLab.
-				continue
-			}
-		default:
-			m.Extra = append(m.Extra, Member{Key: mem.key, Value: mem.value})
-		}
-		m.order = append(m.order, mem.key)
+	if memberErr != nil {
+		return nil, memberErr
 	}
 	for _, k := range []string{keyHeader, keyParentHeader, keyMetadata, keyContent} {
 		if !seen[k] {
@@ -205,6 +168,53 @@ func decodeLegacyJSON(data []byte, text bool) (*Message, error) {
 	}
 	m.noBuffersMember = text && !seen[keyBuffers]
 	return m, nil
+}
+
+// setLegacyMember stores one top-level member of a legacy JSON message.
+func (m *Message) setLegacyMember(key string, value []byte, text bool, seen map[string]bool) error {
+	if seen[key] {
+		return fmt.Errorf("duplicate member %q", key)
+	}
+	seen[key] = true
+	switch key {
+	case keyHeader, keyParentHeader, keyMetadata, keyContent:
+		if value[0] != '{' {
+			return fmt.Errorf("%s: %w", key, errNotObject)
+		}
+		switch key {
+		case keyHeader:
+			m.Header = value
+		case keyParentHeader:
+			m.ParentHeader = value
+		case keyMetadata:
+			m.Metadata = value
+		case keyContent:
+			m.Content = value
+		}
+	case keyChannel:
+		ch, ok := decodeStringValue(value)
+		if !ok {
+			return errors.New("channel is not a string")
+		}
+		m.Channel = ch
+	case keyBuffers:
+		if value[0] != '[' {
+			return errors.New("buffers is not an array")
+		}
+		if !text {
+			// A binary frame's buffers are the binary parts; a JSON
+			// "buffers" member is ignored, as by jupyter_server and
+			// JupyterLab.
+			return nil
+		}
+		if !isEmptyArray(value) {
+			return errors.New("text frame with a non-empty buffers array")
+		}
+	default:
+		m.Extra = append(m.Extra, Member{Key: key, Value: value})
+	}
+	m.order = append(m.order, key)
+	return nil
 }
 
 func isEmptyArray(v []byte) bool {
@@ -259,6 +269,13 @@ func EncodeLegacy(m *Message) (Frame, error) {
 func appendLegacyJSON(dst []byte, m *Message, text bool) ([]byte, error) {
 	if m.Channel != "" && !utf8.ValidString(m.Channel) {
 		return nil, errors.New("channel is not valid UTF-8")
+	}
+	size := len(m.Header) + len(m.ParentHeader) + len(m.Metadata) + len(m.Content) + len(m.Channel) + 128
+	for _, e := range m.Extra {
+		size += len(e.Key) + len(e.Value) + 8
+	}
+	if dst == nil {
+		dst = make([]byte, 0, size)
 	}
 	written := make(map[string]bool, 8+len(m.Extra))
 	extra := make(map[string]int, len(m.Extra))

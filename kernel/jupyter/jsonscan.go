@@ -96,6 +96,8 @@ type rewriter struct {
 	// strBuf holds a decoded string (with escapes), keyBuf the decoded key
 	// of the member being written, outBuf fn's output.
 	strBuf, keyBuf, outBuf []byte
+	// spans is a stack of the key spans of the objects being written.
+	spans []keySpan
 }
 
 func (r *rewriter) errorf(reason string) error {
@@ -259,7 +261,8 @@ func (r *rewriter) object(depth int) error {
 		}
 		return nil
 	}
-	var spans []keySpan
+	base := len(r.spans)
+	defer func() { r.spans = r.spans[:base] }()
 	keyChanged := false
 	for {
 		if r.pos >= len(r.src) || r.src[r.pos] != '"' {
@@ -272,7 +275,7 @@ func (r *rewriter) object(depth int) error {
 		}
 		keyChanged = keyChanged || changed
 		if !r.validateOnly {
-			spans = append(spans, keySpan{kstart, len(r.dst)})
+			r.spans = append(r.spans, keySpan{kstart, len(r.dst)})
 		}
 		r.skipSpace()
 		if r.pos >= len(r.src) || r.src[r.pos] != ':' {
@@ -305,7 +308,7 @@ func (r *rewriter) object(depth int) error {
 		}
 		r.skipSpace()
 	}
-	if keyChanged && len(spans) > 1 {
+	if spans := r.spans[base:]; keyChanged && len(spans) > 1 {
 		r.dedupKeys(objStart, spans)
 	}
 	return nil
@@ -604,43 +607,57 @@ var errNotObject = errors.New("JSON value is not an object")
 // splitObject validates src as one JSON object and returns its members in
 // order, with raw (undecoded) values aliasing src.
 func splitObject(src []byte) ([]member, error) {
+	var out []member
+	err := eachMember(src, func(key, value []byte) {
+		out = append(out, member{key: string(key), value: value})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachMember validates src as one JSON object and calls fn for each of its
+// members in order, with the decoded key (valid only during the call) and
+// the raw value (aliasing src). fn is called before the whole object is
+// validated; on error, ignore what it was given.
+func eachMember(src []byte, fn func(key, value []byte)) error {
 	r := rewriter{src: src, validateOnly: true}
 	r.skipSpace()
 	if r.pos >= len(src) || src[r.pos] != '{' {
 		if err := Valid(src); err != nil {
-			return nil, err
+			return err
 		}
-		return nil, errNotObject
+		return errNotObject
 	}
 	r.pos++
 	r.skipSpace()
-	var out []member
 	if r.pos < len(src) && src[r.pos] == '}' {
 		r.pos++
 	} else {
 		for {
 			if r.pos >= len(src) || src[r.pos] != '"' {
-				return nil, r.errorf("expected a string key in an object")
+				return r.errorf("expected a string key in an object")
 			}
 			raw, err := r.scanString()
 			if err != nil {
-				return nil, err
+				return err
 			}
-			k := string(r.decode(nil, raw))
+			r.keyBuf = r.decode(r.keyBuf[:0], raw)
 			r.skipSpace()
 			if r.pos >= len(src) || src[r.pos] != ':' {
-				return nil, r.errorf("expected ':' after an object key")
+				return r.errorf("expected ':' after an object key")
 			}
 			r.pos++
 			r.skipSpace()
 			vstart := r.pos
 			if err := r.value(1, nil); err != nil {
-				return nil, err
+				return err
 			}
-			out = append(out, member{key: k, value: src[vstart:r.pos]})
+			fn(r.keyBuf, src[vstart:r.pos:r.pos])
 			r.skipSpace()
 			if r.pos >= len(src) {
-				return nil, r.errorf("unexpected end of input in an object")
+				return r.errorf("unexpected end of input in an object")
 			}
 			c := src[r.pos]
 			r.pos++
@@ -649,16 +666,16 @@ func splitObject(src []byte) ([]member, error) {
 			}
 			if c != ',' {
 				r.pos--
-				return nil, r.errorf("expected ',' or '}' in an object")
+				return r.errorf("expected ',' or '}' in an object")
 			}
 			r.skipSpace()
 		}
 	}
 	r.skipSpace()
 	if r.pos != len(src) {
-		return nil, r.errorf("unexpected data after the JSON value")
+		return r.errorf("unexpected data after the JSON value")
 	}
-	return out, nil
+	return nil
 }
 
 // decodeStringValue returns the decoded value of raw if it is a JSON
@@ -667,5 +684,9 @@ func decodeStringValue(raw []byte) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", false
 	}
-	return string(decodeInto(nil, raw[1:len(raw)-1])), true
+	body := raw[1 : len(raw)-1]
+	if bytes.IndexByte(body, '\\') < 0 {
+		return string(body), true
+	}
+	return string(decodeInto(nil, body)), true
 }

@@ -106,13 +106,9 @@ func ParseHeader(raw []byte) (Header, error) {
 	if len(raw) == 0 {
 		return h, nil
 	}
-	members, err := splitObject(raw)
-	if err != nil {
-		return h, fmt.Errorf("parse header: %w", err)
-	}
-	for _, m := range members {
+	err := eachMember(raw, func(key, value []byte) {
 		var dst *string
-		switch m.key {
+		switch string(key) {
 		case "msg_id":
 			dst = &h.MsgID
 		case "msg_type":
@@ -126,11 +122,14 @@ func ParseHeader(raw []byte) (Header, error) {
 		case "version":
 			dst = &h.Version
 		default:
-			continue
+			return
 		}
-		if s, ok := decodeStringValue(m.value); ok {
+		if s, ok := decodeStringValue(value); ok {
 			*dst = s
 		}
+	})
+	if err != nil {
+		return Header{}, fmt.Errorf("parse header: %w", err)
 	}
 	return h, nil
 }
@@ -164,16 +163,17 @@ func Members(raw []byte) ([]Member, error) {
 // StringMember returns the decoded value of the string member key of the
 // raw JSON object obj, and whether there is such a string member.
 func StringMember(obj []byte, key string) (string, bool) {
-	ms, err := splitObject(obj)
-	if err != nil {
+	var val string
+	var found bool
+	err := eachMember(obj, func(k, value []byte) {
+		if !found && string(k) == key {
+			val, found = decodeStringValue(value)
+		}
+	})
+	if err != nil || !found {
 		return "", false
 	}
-	for _, m := range ms {
-		if m.key == key {
-			return decodeStringValue(m.value)
-		}
-	}
-	return "", false
+	return val, true
 }
 
 // checkObject reports an error unless part is exactly one JSON object.

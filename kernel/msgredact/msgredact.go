@@ -338,8 +338,7 @@ func (f *Filter) release(out []*jupyter.Message, match func(streamKey) bool) []*
 // withText returns a copy of the redacted stream message red whose
 // top-level content "text" is text (already redacted by a stream writer).
 func withText(red *jupyter.Message, text []byte) (*jupyter.Message, error) {
-	msg := red.Clone()
-	content, err := jupyter.RewriteStrings(nil, red.Content, func(dst, s []byte, ctx jupyter.StringContext) []byte {
+	content, err := jupyter.RewriteStrings(make([]byte, 0, len(red.Content)+len(text)), red.Content, func(dst, s []byte, ctx jupyter.StringContext) []byte {
 		if ctx.Depth == 1 && !ctx.IsKey && string(ctx.Key) == "text" {
 			return append(dst, text...)
 		}
@@ -348,6 +347,9 @@ func withText(red *jupyter.Message, text []byte) (*jupyter.Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	shallow := *red
+	shallow.Content = nil // replaced: not worth copying
+	msg := shallow.Clone()
 	msg.Content = content
 	return msg, nil
 }
@@ -426,7 +428,7 @@ func (f *Filter) redactMessage(m *jupyter.Message) (*jupyter.Message, error) {
 		if firstNonSpace(p.src) != '{' {
 			return nil, fmt.Errorf("%s is not a JSON object", p.name)
 		}
-		red, err := jupyter.RewriteStrings(nil, p.src, p.fn)
+		red, err := jupyter.RewriteStrings(make([]byte, 0, len(p.src)+32), p.src, p.fn)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
