@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hush-secrets/hush/kernel/jupyter"
 	"github.com/hush-secrets/hush/redact"
@@ -491,5 +492,35 @@ func TestRestartForgetsStreams(t *testing.T) {
 		msg("status", "r", "", `{"execution_state": "restarting"}`))
 	if len(f.streams) != 0 {
 		t.Fatalf("%d streams kept after a restart", len(f.streams))
+	}
+}
+
+// jupyter_client packs with errors="surrogateescape", so a kernel can send
+// strings that are not UTF-8; what leaves the filter always is.
+func TestOutputIsValidUTF8(t *testing.T) {
+	f := New(newRedactor(t, secret))
+	m := msg("display_data", "d", "p", "{\"data\": {\"text/plain\": \"caf\xe9 \xff hello-secret\"}, \"k\xfe\": \"\\udc80\"}")
+	m.Header = []byte("{\"msg_id\": \"d\", \"msg_type\": \"display_data\", \"username\": \"\xc3\"}")
+	m.Metadata = []byte("{\"x\": \"\xf0\x9f\"}")
+	m.Extra = []jupyter.Member{{Key: "note", Value: []byte("\"\xed\xa0\x80\"")}}
+	out, err := f.Process(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []jupyter.Format{jupyter.FormatLegacy, jupyter.FormatV1} {
+		fr, err := format.Encode(out[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := fr.Data
+		if format == jupyter.FormatV1 {
+			body = body[8*7:] // after the offset table: channel and JSON parts only
+		}
+		if !utf8.Valid(body) {
+			t.Fatalf("%s output is not valid UTF-8: %q", format, body)
+		}
+	}
+	if !bytes.Contains(out[0].Content, []byte(`caf\ufffd \ufffd [REDACTED]`)) {
+		t.Fatalf("content %q", out[0].Content)
 	}
 }
