@@ -96,10 +96,11 @@ HUSH_BOOTSTRAP_TOKEN.`,
 			return runServe(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
+	pf := cmd.PersistentFlags() // rotate-master-key needs them too
+	pf.StringVar(&o.data, "data", envOr(envData, defaultDataDir()), "data directory: bolt file, master key, bootstrap token ($HUSH_DATA)")
+	pf.StringVar(&o.storeURL, "store", os.Getenv(envStore), "store: empty for the bolt file in --data, or a postgres:// URL ($HUSH_STORE)")
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", envOr(envAddr, defaultServeAddr), "address to listen on ($HUSH_ADDR)")
-	f.StringVar(&o.data, "data", envOr(envData, defaultDataDir()), "data directory: bolt file, master key, bootstrap token ($HUSH_DATA)")
-	f.StringVar(&o.storeURL, "store", os.Getenv(envStore), "store: empty for the bolt file in --data, or a postgres:// URL ($HUSH_STORE)")
 	f.StringVar(&o.filesRoot, "files-root", "", "directory under which admins may create read-only FILES scopes (disabled when empty)")
 	f.IntVar(&o.maxScopes, "max-scopes", 1000, "most scopes in the workspace (negative: no limit)")
 	f.IntVar(&o.maxSecrets, "max-secrets-per-scope", 1000, "most secrets in one scope (negative: no limit)")

@@ -1,0 +1,192 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hush-secrets/hush/runtime/seal"
+)
+
+// buildHush compiles the hush binary into a temporary directory.
+func buildHush(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the hush binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "hush")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/hush-secrets/hush/cmd/hush")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build hush: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// hushProc is a running "hush serve".
+type hushProc struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit status, once done is closed
+}
+
+// wait waits for the process to exit and returns its status.
+func (p *hushProc) wait() error { <-p.done; return p.err }
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec.Cmd.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+
+// startServe runs "hush serve" on a free port with env (HUSH_* and
+// DATABRICKS_* from the test's environment are dropped) and waits for it to
+// print its URL.
+func startServe(t *testing.T, bin string, env []string, args ...string) *hushProc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "HUSH_") && !strings.HasPrefix(e, "DATABRICKS_") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &hushProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				lines <- m[1]
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-p.done })
+	select {
+	case p.url = <-lines:
+	case <-p.done:
+		t.Fatalf("hush serve exited before listening: %v\n%s", p.err, p.stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("hush serve did not print its URL\n%s", p.stderr)
+	}
+	return p
+}
+
+func TestServeProcessDurability(t *testing.T) {
+	bin := buildHush(t)
+	data := t.TempDir()
+	const tok = "dapi00112233445566778899aabbccddeeff"
+	const value = "plaintext-value-that-must-not-be-on-disk-7f3a"
+	env := []string{"HUSH_BOOTSTRAP_TOKEN=" + tok}
+
+	p := startServe(t, bin, env, "--data", data)
+	if !strings.Contains(p.stderr.String(), tok) {
+		t.Fatalf("the bootstrap token was not printed once on first start")
+	}
+	b, err := os.ReadFile(filepath.Join(data, "bootstrap-token"))
+	if err != nil || strings.TrimSpace(string(b)) != tok {
+		t.Fatalf("bootstrap-token file: %q %v", b, err)
+	}
+	for _, f := range []string{"bootstrap-token", "master.key", "hush.db"} {
+		if fi, err := os.Stat(filepath.Join(data, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: mode %v, %v; want 0600", f, fi.Mode().Perm(), err)
+		}
+	}
+	must(t, call(t, p.url, "POST", pCreate, tok, map[string]any{"scope": "d"}))
+	must(t, call(t, p.url, "POST", pPut, tok, map[string]any{"scope": "d", "key": "k", "string_value": value}))
+
+	// SIGKILL right after the acknowledged put: nothing acknowledged is lost.
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.wait()
+	db, err := os.ReadFile(filepath.Join(data, "hush.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{value, base64.StdEncoding.EncodeToString([]byte(value)), tok} {
+		if bytes.Contains(db, []byte(leak)) {
+			t.Fatalf("the bolt file holds a plaintext value or token")
+		}
+	}
+
+	p = startServe(t, bin, env, "--data", data)
+	if strings.Contains(p.stderr.String(), tok) {
+		t.Fatalf("the bootstrap token was printed again on restart")
+	}
+	r := must(t, call(t, p.url, "GET", pGet, tok, nil, "scope", "d", "key", "k"))
+	if r.body["value"] != base64.StdEncoding.EncodeToString([]byte(value)) {
+		t.Fatalf("after SIGKILL and restart: %s", r.raw)
+	}
+	// SIGTERM: graceful shutdown, exit status 0.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr)
+	}
+	if strings.Contains(p.stderr.String(), value) {
+		t.Fatal("the value appears in the server log")
+	}
+
+	// rotate-master-key: the new key opens the old values; the old key no longer does.
+	newKey, err := seal.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "new.key")
+	if err := os.WriteFile(keyFile, []byte(seal.EncodeMasterKey(newKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oldKey, err := os.ReadFile(filepath.Join(data, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "serve", "rotate-master-key", "--data", data, "--new-key-file", keyFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rotate-master-key: %v\n%s", err, out)
+	}
+	if bytes.Contains(out, newKey) || strings.Contains(string(out), seal.EncodeMasterKey(newKey)) {
+		t.Fatal("rotate-master-key printed the key")
+	}
+	p = startServe(t, bin, env, "--data", data)
+	r = must(t, call(t, p.url, "GET", pGet, tok, nil, "scope", "d", "key", "k"))
+	if r.body["value"] != base64.StdEncoding.EncodeToString([]byte(value)) {
+		t.Fatalf("after rotation: %s", r.raw)
+	}
+	_ = p.cmd.Process.Kill()
+	_ = p.wait()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	cmd.Env = append(os.Environ(), "HUSH_MASTER_KEY="+strings.TrimSpace(string(oldKey)))
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "master key") {
+		t.Fatalf("serve with the old key after rotation: %v\n%s", err, out)
+	}
+}
