@@ -162,10 +162,10 @@ func TestSDKSecrets(t *testing.T) {
 	// No 4xx answer was retried by the SDK: the server counted each one once.
 	assertNotRetried(t, s.URL, map[string]int{
 		`route="/api/2.0/secrets/scopes/create",method="POST",status="400"`: 3,
-		`route="/api/2.0/secrets/get",method="GET",status="404"`:           1,
-		`route="/api/2.0/secrets/get",method="GET",status="403"`:           1,
-		`route="/api/2.0/secrets/put",method="POST",status="403"`:          1,
-		`route="/api/2.0/secrets/scopes/list",method="GET",status="401"`:   1,
+		`route="/api/2.0/secrets/get",method="GET",status="404"`:            1,
+		`route="/api/2.0/secrets/get",method="GET",status="403"`:            1,
+		`route="/api/2.0/secrets/put",method="POST",status="403"`:           1,
+		`route="/api/2.0/secrets/scopes/list",method="GET",status="401"`:    1,
 	})
 }
 
