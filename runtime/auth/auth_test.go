@@ -65,7 +65,9 @@ func TestBearerToken(t *testing.T) {
 func TestEffective(t *testing.T) {
 	id := auth.Identity{User: store.User{UserName: "u@x"}, Groups: []string{"data"}}
 	admin := auth.Identity{User: store.User{UserName: "a"}, Groups: []string{"admins"}}
-	acl := func(p string, perm secrets.Permission) secrets.ACL { return secrets.ACL{Principal: p, Permission: perm} }
+	acl := func(p string, perm secrets.Permission) secrets.ACL {
+		return secrets.ACL{Principal: p, Permission: perm}
+	}
 	cases := []struct {
 		id   auth.Identity
 		acls []secrets.ACL

@@ -38,21 +38,69 @@ func newAuditWriter(st store.Store, log *slog.Logger, queue int) *auditWriter {
 	return w
 }
 
+// EventBatcher is implemented by stores that can append many audit events
+// in one durable write. The audit writer uses it when the store has it, so
+// that a burst of reads costs one commit instead of one per event.
+type EventBatcher interface {
+	AppendEvents(ctx context.Context, events []store.Event) error
+}
+
+// maxAuditBatch bounds the events written in one batch.
+const maxAuditBatch = 512
+
 func (w *auditWriter) run() {
 	defer close(w.done)
+	batch := make([]store.Event, 0, maxAuditBatch)
+	var acks []chan struct{}
 	for it := range w.ch {
-		if it.ack != nil {
-			close(it.ack)
-			continue
+		batch, acks = batch[:0], acks[:0]
+		add := func(it auditItem) {
+			if it.ack != nil {
+				acks = append(acks, it.ack)
+			} else {
+				batch = append(batch, it.ev)
+			}
 		}
-		// A fresh context: the request that caused the event may be gone.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := w.st.AppendEvent(ctx, it.ev); err != nil {
+		add(it)
+	drain: // take whatever else is queued already, without waiting
+		for len(batch) < maxAuditBatch {
+			select {
+			case it, ok := <-w.ch:
+				if !ok {
+					break drain
+				}
+				add(it)
+			default:
+				break drain
+			}
+		}
+		w.write(batch)
+		for _, a := range acks {
+			close(a) // every event queued before the flush marker is stored
+		}
+	}
+}
+
+func (w *auditWriter) write(batch []store.Event) {
+	if len(batch) == 0 {
+		return
+	}
+	// A fresh context: the requests that caused the events may be gone.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if b, ok := w.st.(EventBatcher); ok {
+		if err := b.AppendEvents(ctx, batch); err == nil {
+			return
+		} else {
+			w.log.LogAttrs(ctx, slog.LevelError, "audit batch append failed; retrying one by one", slog.Int("events", len(batch)), slog.String("error", err.Error()))
+		}
+	}
+	for _, ev := range batch {
+		if err := w.st.AppendEvent(ctx, ev); err != nil {
 			w.log.LogAttrs(ctx, slog.LevelError, "audit append failed",
-				slog.String("action", it.ev.Action), slog.String("actor", it.ev.Actor),
-				slog.String("scope", it.ev.Scope), slog.String("error", err.Error()))
+				slog.String("action", ev.Action), slog.String("actor", ev.Actor),
+				slog.String("scope", ev.Scope), slog.String("error", err.Error()))
 		}
-		cancel()
 	}
 }
 
