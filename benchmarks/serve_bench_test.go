@@ -137,4 +137,3 @@ func benchServeGet(b *testing.B, s *servertest.Server) {
 		}
 	})
 }
-

@@ -3,7 +3,9 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"io"
 	"os"
 	"os/exec"
@@ -15,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hush-secrets/hush/runtime/seal"
+	"github.com/hush-secrets/hush/runtime/store/storetest"
 )
 
 // buildHush compiles the hush binary into a temporary directory.
@@ -192,5 +197,61 @@ func TestServeProcessDurability(t *testing.T) {
 	out, err = cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "master key") {
 		t.Fatalf("serve with the old key after rotation: %v\n%s", err, out)
+	}
+}
+
+// TestServeProcessPostgres: the same durability promise on PostgreSQL, and
+// no row of any table holds the value's plaintext (as text or as hex).
+func TestServeProcessPostgres(t *testing.T) {
+	dsn := storetest.PostgresSchema(t)
+	bin := buildHush(t)
+	const tok = "dapiffeeddccbbaa99887766554433221100"
+	const value = "pg-plaintext-value-that-must-not-be-stored-91c2"
+	env := []string{"HUSH_BOOTSTRAP_TOKEN=" + tok, "HUSH_STORE=" + dsn, "HUSH_MASTER_KEY=" + strings.Repeat("ab", 32)}
+	data := t.TempDir()
+	p := startServe(t, bin, env, "--data", data)
+	must(t, call(t, p.url, "POST", pCreate, tok, map[string]any{"scope": "d"}))
+	must(t, call(t, p.url, "POST", pPut, tok, map[string]any{"scope": "d", "key": "k", "string_value": value}))
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.wait()
+	if _, err := os.Stat(filepath.Join(data, "master.key")); err == nil {
+		t.Fatal("a key file was written although HUSH_MASTER_KEY is set")
+	}
+
+	p = startServe(t, bin, env, "--data", data)
+	r := must(t, call(t, p.url, "GET", pGet, tok, nil, "scope", "d", "key", "k"))
+	if r.body["value"] != base64.StdEncoding.EncodeToString([]byte(value)) {
+		t.Fatalf("after SIGKILL and restart: %s", r.raw)
+	}
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("tables: %v %v", tables, err)
+	}
+	var all strings.Builder
+	for _, table := range tables {
+		var dump string
+		if err := conn.QueryRow(ctx, `SELECT coalesce(string_agg(x::text, E'\n'), '') FROM `+pgx.Identifier{table}.Sanitize()+` x`).Scan(&dump); err != nil {
+			t.Fatalf("dump %s: %v", table, err)
+		}
+		for _, leak := range []string{value, hex.EncodeToString([]byte(value)), base64.StdEncoding.EncodeToString([]byte(value)), tok} {
+			if strings.Contains(dump, leak) {
+				t.Fatalf("table %s holds the plaintext value or token", table)
+			}
+		}
+		all.WriteString(dump)
+	}
+	if !strings.Contains(all.String(), "bootstrap token") || !strings.Contains(all.String(), "secrets.put") {
+		t.Fatalf("the dump does not show the stored rows, so it proves nothing:\n%.500s", all.String())
 	}
 }
