@@ -57,7 +57,8 @@ type Options struct {
 	// MaxStale is how long past its TTL a cached value may still be served
 	// when the server is unreachable or answers 5xx (default 0: never).
 	MaxStale time.Duration
-	// Now is the clock (default time.Now); tests inject one.
+	// Now is the clock (default: the monotonic clock behind time.Now); tests
+	// inject one.
 	Now func() time.Time
 	// Warn receives warnings meant for the user, such as a value too short to
 	// redact (default: written to stderr). Warnings never contain a value.
@@ -111,12 +112,13 @@ type ckey struct{ scope, key string }
 
 // entry is one cached answer: a value, or (err != nil) a "does not exist".
 type entry struct {
-	k       ckey
-	val     []byte
-	str     string
-	err     error
-	fetched time.Time
-	expires time.Time
+	k   ckey
+	val []byte
+	str string
+	err error
+	// expires is when the entry goes stale, in nanoseconds on the
+	// Secrets' clock (see now).
+	expires int64
 	// prev and next link the LRU list; head is the most recently used.
 	prev, next *entry
 }
@@ -136,6 +138,10 @@ type Secrets struct {
 	red  Registrar
 	opts Options
 	host string
+	// base is the origin of the cache's clock: entries expire at
+	// nanoseconds since base, read with the monotonic clock (no wall-clock
+	// read on the hot path) unless Options.Now is injected.
+	base time.Time
 
 	mu       sync.Mutex
 	m        map[ckey]*entry
@@ -156,9 +162,6 @@ func New(api SecretsAPI, red Registrar, opts Options) *Secrets {
 	if opts.MaxEntries <= 0 {
 		opts.MaxEntries = DefaultMaxEntries
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.Warn == nil {
 		opts.Warn = defaultWarn
 	}
@@ -166,7 +169,12 @@ func New(api SecretsAPI, red Registrar, opts Options) *Secrets {
 	if h, ok := api.(interface{ Host() string }); ok && host == "" {
 		host = h.Host()
 	}
+	base := time.Now()
+	if opts.Now != nil {
+		base = opts.Now()
+	}
 	return &Secrets{
+		base:     base,
 		api:      api,
 		red:      red,
 		opts:     opts,
@@ -174,6 +182,14 @@ func New(api SecretsAPI, red Registrar, opts Options) *Secrets {
 		m:        make(map[ckey]*entry),
 		inflight: make(map[ckey]*call),
 	}
+}
+
+// now reads the cache's clock: nanoseconds since s.base.
+func (s *Secrets) now() int64 {
+	if s.opts.Now != nil {
+		return int64(s.opts.Now().Sub(s.base))
+	}
+	return int64(time.Since(s.base))
 }
 
 // Help returns the text of dbutils.secrets.help().
@@ -185,7 +201,7 @@ func (s *Secrets) Help() string { return Help }
 func (s *Secrets) Get(ctx context.Context, scope, key string) (string, error) {
 	k := ckey{secrets.ScopeKey(scope), key}
 	s.mu.Lock()
-	if e := s.m[k]; e != nil && s.opts.Now().Before(e.expires) {
+	if e := s.m[k]; e != nil && s.now() < e.expires {
 		s.touch(e)
 		str, err := e.str, e.err
 		s.mu.Unlock()
@@ -257,7 +273,7 @@ type result struct {
 func (s *Secrets) wait(ctx context.Context, k ckey, scope, key string, force bool) (result, error) {
 	s.mu.Lock()
 	if !force {
-		if e := s.m[k]; e != nil && s.opts.Now().Before(e.expires) {
+		if e := s.m[k]; e != nil && s.now() < e.expires {
 			s.touch(e)
 			r := result{val: e.val, str: e.str, err: e.err}
 			s.mu.Unlock()
@@ -291,7 +307,7 @@ func (s *Secrets) fetch(ctx context.Context, k ckey, scope, key string, c *call)
 			val, err = nil, rerr
 		}
 	}
-	now := s.opts.Now()
+	now := s.now()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -308,7 +324,7 @@ func (s *Secrets) fetch(ctx context.Context, k ckey, scope, key string, c *call)
 	if err == nil {
 		c.val, c.str = val, string(val)
 		if current && s.opts.TTL > 0 {
-			s.store(&entry{k: k, val: c.val, str: c.str, fetched: now, expires: now.Add(s.opts.TTL)})
+			s.store(&entry{k: k, val: c.val, str: c.str, expires: now + int64(s.opts.TTL)})
 		}
 		return
 	}
@@ -317,7 +333,7 @@ func (s *Secrets) fetch(ctx context.Context, k ckey, scope, key string, c *call)
 		c.err = &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,
 			msg: fmt.Sprintf("Secret does not exist with scope: %s and key: %s", scope, key)}
 		if current && s.opts.NegativeTTL > 0 {
-			s.store(&entry{k: k, err: c.err, fetched: now, expires: now.Add(s.opts.NegativeTTL)})
+			s.store(&entry{k: k, err: c.err, expires: now + int64(s.opts.NegativeTTL)})
 		}
 		return
 	}
@@ -326,7 +342,7 @@ func (s *Secrets) fetch(ctx context.Context, k ckey, scope, key string, c *call)
 	if dbapi.IsUnavailable(err) {
 		// Stale-if-error: a value fetched (and registered) earlier may be
 		// served up to MaxStale past its expiry while the server is down.
-		if old != nil && old.err == nil && s.opts.MaxStale > 0 && now.Before(old.expires.Add(s.opts.MaxStale)) {
+		if old != nil && old.err == nil && s.opts.MaxStale > 0 && now < old.expires+int64(s.opts.MaxStale) {
 			c.val, c.str = old.val, old.str
 			return
 		}
