@@ -27,6 +27,10 @@ const (
 	DefaultMaxEntries  = 10000
 )
 
+// staleRetry is how often, at most, a key whose stale value is being served
+// is asked of the unavailable server again.
+const staleRetry = time.Second
+
 // SecretsAPI is the part of the Secrets API the runtime reads through;
 // *dbapi.Client satisfies it.
 type SecretsAPI interface {
@@ -56,6 +60,7 @@ type Options struct {
 	MaxEntries int
 	// MaxStale is how long past its TTL a cached value may still be served
 	// when the server is unreachable or answers 5xx (default 0: never).
+	// Meanwhile the server is asked again at most once a second per key.
 	MaxStale time.Duration
 	// Now is the clock (default: the monotonic clock behind time.Now); tests
 	// inject one.
@@ -119,6 +124,9 @@ type entry struct {
 	// expires is when the entry goes stale, in nanoseconds on the
 	// Secrets' clock (see now).
 	expires int64
+	// staleUntil is how long the value may be served while the server is
+	// unavailable: its first expiry plus MaxStale.
+	staleUntil int64
 	// prev and next link the LRU list; head is the most recently used.
 	prev, next *entry
 }
@@ -324,7 +332,8 @@ func (s *Secrets) fetch(ctx context.Context, k ckey, scope, key string, c *call)
 	if err == nil {
 		c.val, c.str = val, string(val)
 		if current && s.opts.TTL > 0 {
-			s.store(&entry{k: k, val: c.val, str: c.str, expires: now + int64(s.opts.TTL)})
+			exp := now + int64(s.opts.TTL)
+			s.store(&entry{k: k, val: c.val, str: c.str, expires: exp, staleUntil: exp + int64(s.opts.MaxStale)})
 		}
 		return
 	}
@@ -342,8 +351,14 @@ func (s *Secrets) fetch(ctx context.Context, k ckey, scope, key string, c *call)
 	if dbapi.IsUnavailable(err) {
 		// Stale-if-error: a value fetched (and registered) earlier may be
 		// served up to MaxStale past its expiry while the server is down.
-		if old != nil && old.err == nil && s.opts.MaxStale > 0 && now < old.expires+int64(s.opts.MaxStale) {
+		// Until the server answers again, the stale value is served from
+		// the cache for staleRetry at a time rather than every caller
+		// waiting for a failing request.
+		if old != nil && old.err == nil && s.opts.MaxStale > 0 && now < old.staleUntil {
 			c.val, c.str = old.val, old.str
+			if current {
+				old.expires = min(now+int64(staleRetry), old.staleUntil)
+			}
 			return
 		}
 		c.err = &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,

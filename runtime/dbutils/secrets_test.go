@@ -280,7 +280,17 @@ func TestStaleIfError(t *testing.T) {
 			api.setErr(tc.err)
 			clk.Advance(DefaultTTL + 30*time.Second)
 			mustGet(t, s, "s", "k", "value-1") // stale, server down
-			clk.Advance(30 * time.Second)      // TTL + MaxStale: too old now
+			calls := api.count("s/k")
+			mustGet(t, s, "s", "k", "value-1") // stale again, without asking the server
+			if n := api.count("s/k"); n != calls {
+				t.Fatalf("calls = %d, want %d: the stale value is served from the cache for a while", n, calls)
+			}
+			clk.Advance(staleRetry)
+			mustGet(t, s, "s", "k", "value-1") // the server is asked again, still down
+			if n := api.count("s/k"); n != calls+1 {
+				t.Fatalf("calls = %d, want %d after staleRetry", n, calls+1)
+			}
+			clk.Advance(30*time.Second - staleRetry) // TTL + MaxStale: too old now
 			_, err := s.Get(context.Background(), "s", "k")
 			if err == nil || !strings.Contains(err.Error(), "http://fake") || !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want one naming the host and wrapping the cause", err)
