@@ -1,0 +1,152 @@
+// Package redact replaces secret values, and the forms notebook code commonly
+// turns them into, with [REDACTED] in a stream of output bytes.
+//
+// A Redactor holds a growing set of patterns: each secret added with Add,
+// plus its derived encodings (JSON, repr, HTML, percent, base64, hex, …) when
+// Options.Encodings asks for them. Redact rewrites one buffer; a Writer
+// rewrites a stream, however it is split into writes.
+//
+// The rule is union-merge-adjacent: every byte covered by any occurrence of
+// any pattern (overlapping occurrences included) is marked, and each maximal
+// run of marked bytes, including runs that merely touch, becomes one Token.
+// Matching is byte-exact and case-sensitive; the Token is never scanned
+// again. A Writer's output does not depend on how its input is split into
+// writes, and it holds back only a live partial match: the shortest tail of
+// the input that could still be (part of) an occurrence.
+//
+// Adding a secret while Writers are active is safe: each Write uses the set
+// as it is when the Write starts.
+package redact
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Token is what every run of secret bytes is replaced with.
+const Token = "[REDACTED]"
+
+// ErrTooShort is returned (wrapped, with the length of the secret but never
+// its value) by Add for a secret shorter than Options.MinLength: such a
+// value would redact too much ordinary output to be useful, so it is not
+// added and the caller should tell the user.
+var ErrTooShort = errors.New("secret too short to redact")
+
+// ErrFull is returned (wrapped) by Add when the set already holds the
+// maximum number of patterns (2^28).
+var ErrFull = errors.New("redaction set is full")
+
+// Default length policy, applied for zero Options fields.
+const (
+	// DefaultMinLength is the default Options.MinLength.
+	DefaultMinLength = 4
+	// DefaultDerivedMinLength is the default Options.DerivedMinLength.
+	DefaultDerivedMinLength = 8
+)
+
+// Options configure a Redactor.
+type Options struct {
+	// MinLength is the length, in bytes, below which a secret is refused by
+	// Add (ErrTooShort) and a derived form is not a pattern. Zero or less
+	// means DefaultMinLength (4).
+	MinLength int
+	// DerivedMinLength is the length, in bytes, a secret needs for its
+	// derived forms to be added. Zero or less means DefaultDerivedMinLength
+	// (8).
+	DerivedMinLength int
+	// Encodings are the derived forms added for each secret, besides the
+	// raw bytes. Nil or empty means raw only; AllEncodings() means every
+	// form hush knows.
+	Encodings []Encoding
+}
+
+// Redactor is a set of secret patterns and the matcher over them. It is safe
+// for concurrent use: Add may run while Redact and Writers are in use.
+type Redactor struct {
+	minLen     int
+	derivedMin int
+	encodings  []Encoding
+
+	mu  sync.RWMutex // guards set: Add writes, scans read
+	set *set
+}
+
+// New returns an empty Redactor with the given options.
+func New(opts Options) *Redactor {
+	r := &Redactor{
+		minLen:     opts.MinLength,
+		derivedMin: opts.DerivedMinLength,
+		encodings:  append([]Encoding(nil), opts.Encodings...),
+		set:        newSet(),
+	}
+	if r.minLen <= 0 {
+		r.minLen = DefaultMinLength
+	}
+	if r.derivedMin <= 0 {
+		r.derivedMin = DefaultDerivedMinLength
+	}
+	return r
+}
+
+// Add registers secret and, when it is at least DerivedMinLength bytes long,
+// its derived forms of the Redactor's encodings (derived forms shorter than
+// MinLength are skipped). A secret shorter than MinLength is refused with an
+// error wrapping ErrTooShort and nothing is added. Adding a secret again is a
+// cheap no-op. Add may be called while other goroutines use the Redactor;
+// every Write and Redact that starts after Add returns sees the new
+// patterns. The secret is copied; the caller may reuse the slice.
+func (r *Redactor) Add(secret []byte) error {
+	if len(secret) < r.minLen {
+		return fmt.Errorf("redact: add secret of %d bytes (minimum %d): %w", len(secret), r.minLen, ErrTooShort)
+	}
+	r.mu.RLock()
+	id, ok := r.set.index[string(secret)]
+	r.mu.RUnlock()
+	if ok && id&rawFlag != 0 {
+		return nil
+	}
+	needles := []string{string(secret)}
+	if len(secret) >= r.derivedMin {
+		for _, enc := range r.encodings {
+			for _, d := range Derive(enc, secret) {
+				if len(d) >= r.minLen {
+					needles = append(needles, string(d))
+				}
+			}
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.set.pats)+len(needles) > maxPatterns {
+		return fmt.Errorf("redact: add secret of %d bytes: %w", len(secret), ErrFull)
+	}
+	for _, n := range needles {
+		r.set.add(n)
+	}
+	r.set.index[needles[0]] |= rawFlag
+	return nil
+}
+
+// Len returns the number of distinct patterns (raw secrets and derived
+// forms) in the set.
+func (r *Redactor) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.set.pats)
+}
+
+// Redact appends to dst the redacted form of src and returns the extended
+// slice. src is treated as a whole stream: a secret cut off at the end of
+// src is not redacted (use a Writer for streams).
+func (r *Redactor) Redact(dst, src []byte) []byte {
+	r.mu.RLock()
+	ivs, _ := r.set.scan(src, nil, false)
+	r.mu.RUnlock()
+	if len(ivs) == 0 {
+		return append(dst, src...)
+	}
+	ivs = mergeSpans(ivs)
+	dst, _ = emit(dst, src, ivs, 0, len(src), false)
+	return dst
+}

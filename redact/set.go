@@ -1,0 +1,546 @@
+package redact
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"slices"
+)
+
+// This file holds the pattern set and its matcher: a sampled q-gram filter in
+// front of exact verification, which is what makes the hot path fast. A
+// byte-at-a-time automaton touches every input byte; this matcher touches one
+// q-gram every few bytes and rejects almost all of them with one probe into a
+// small bit table.
+//
+// Patterns are grouped by length into classes. A class with minimum pattern
+// length m samples q-grams at the positions i ≡ 0 (mod s), s = m-q+1. Any
+// occurrence of a pattern of length >= m at position a covers the positions
+// a..a+m-q, exactly one of which is sampled, and the q-gram read there is the
+// pattern's q-gram at some offset o in 0..s-1. So a class indexes the s
+// q-grams p[o:o+q] of each of its patterns: a two-bit-per-gram blocked Bloom
+// filter answers "maybe" for a sampled gram, and a chained hash table from
+// gram to (pattern, offset) gives the candidates that are then compared byte
+// by byte. Every occurrence is found exactly once.
+//
+// The streaming Writer also needs the start of the longest suffix of its
+// buffer that is a proper prefix of some pattern (a live partial match: it
+// must be held back). That suffix is found by three means, which together
+// cover every length L:
+//
+//   - L <= 7: exact tables of the pattern prefixes of that length (first
+//     byte, first two bytes, and a hash set of the 3..7-byte prefixes);
+//   - 8 <= L <= 15: the prefix q-gram (offset 0) of the long class, looked up
+//     at each of those positions;
+//   - L >= m of a class (16 for the long class, 8 for the middle one): the
+//     sampled scan itself sees such a prefix, because it covers a whole
+//     sampled window; verification reports it as a partial occurrence.
+
+// Hash multipliers (odd 64-bit constants with well-mixed bits).
+const (
+	hashMul1 = 0x9E3779B97F4A7C15
+	hashMul2 = 0xC2B2AE3D27D4EB4F
+)
+
+// maxPatterns bounds the number of distinct patterns: a pattern id shares a
+// uint32 with a q-gram offset (4 bits) in the class tables.
+const maxPatterns = 1 << 28
+
+// span is a half-open byte range [start, end) of a buffer covered by one or
+// more pattern occurrences.
+type span struct{ start, end int }
+
+// entry is one indexed q-gram of a class: the gram, the pattern id and
+// offset packed as id<<4|offset, and the index+1 of the next entry in the
+// same hash chain (0 ends the chain).
+type entry struct {
+	gram uint64
+	po   uint32
+	next uint32
+}
+
+// class indexes the patterns of one length range. See the file comment.
+type class struct {
+	minLen int // m: every pattern in the class is at least this long
+	q      int // gram length: 4 or 8 bytes
+	stride int // s = m-q+1: sampling step, and grams indexed per pattern
+
+	count int // patterns in the class
+
+	filter      []uint64 // blocked Bloom filter, two bits per gram in one word
+	filterShift uint     // 64 - log2(len(filter))
+
+	heads     []uint32 // hash table of chains: index+1 of the first entry
+	headShift uint     // 64 - log2(len(heads))
+	entries   []entry
+}
+
+func newClass(minLen, q int) class {
+	c := class{minLen: minLen, q: q, stride: minLen - q + 1}
+	c.filter = make([]uint64, 64)
+	c.filterShift = 64 - 6
+	c.heads = make([]uint32, 64)
+	c.headShift = 64 - 6
+	return c
+}
+
+// gramAt reads the q-gram at the start of b (len(b) >= q) as an integer.
+func gramAt(b []byte, q int) uint64 {
+	if q == 8 {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return uint64(binary.LittleEndian.Uint32(b))
+}
+
+// gramAtString is gramAt for a string.
+func gramAtString(s string, q int) uint64 {
+	var g uint64
+	for i := q - 1; i >= 0; i-- {
+		g = g<<8 | uint64(s[i])
+	}
+	return g
+}
+
+// filterProbe returns the word index and the two-bit mask of gram g.
+func (c *class) filterProbe(g uint64) (uint64, uint64) {
+	h := g * hashMul1
+	return h >> c.filterShift, uint64(1)<<((h>>26)&63) | uint64(1)<<((h>>32)&63)
+}
+
+func (c *class) headIndex(g uint64) uint64 { return (g * hashMul2) >> c.headShift }
+
+// add indexes pattern id (the string p, len(p) >= c.minLen).
+func (c *class) add(id uint32, p string) {
+	c.count++
+	first := len(c.entries)
+	for off := 0; off < c.stride; off++ {
+		c.entries = append(c.entries, entry{gram: gramAtString(p[off:], c.q), po: id<<4 | uint32(off)})
+	}
+	if len(c.entries) > len(c.heads) {
+		c.rebuildHeads()
+	} else {
+		c.link(first)
+	}
+	if len(c.entries)*16 > len(c.filter)*64 {
+		c.rebuildFilter()
+	} else {
+		c.setBits(first)
+	}
+}
+
+// link threads entries[first:] into their hash chains.
+func (c *class) link(first int) {
+	for i := first; i < len(c.entries); i++ {
+		e := &c.entries[i]
+		h := c.headIndex(e.gram)
+		e.next = c.heads[h]
+		c.heads[h] = uint32(i + 1)
+	}
+}
+
+// setBits adds entries[first:] to the filter.
+func (c *class) setBits(first int) {
+	for i := first; i < len(c.entries); i++ {
+		w, m := c.filterProbe(c.entries[i].gram)
+		c.filter[w] |= m
+	}
+}
+
+// rebuildHeads doubles the hash table (load factor <= 1) and relinks every
+// entry. Growth is geometric, so its cost is amortised over the adds.
+func (c *class) rebuildHeads() {
+	n := 64
+	for n < len(c.entries) {
+		n *= 2
+	}
+	c.heads = make([]uint32, n)
+	c.headShift = uint(64 - bits.TrailingZeros(uint(n)))
+	c.link(0)
+}
+
+// rebuildFilter resizes the filter to about 16 bits per gram (at least
+// twice the current size) and sets every entry's bits again.
+func (c *class) rebuildFilter() {
+	words := len(c.filter)
+	for words*64 < len(c.entries)*32 {
+		words *= 2
+	}
+	c.filter = make([]uint64, words)
+	c.filterShift = uint(64 - bits.TrailingZeros(uint(words)))
+	c.setBits(0)
+}
+
+// set is the pattern set of a Redactor. It is mutated only by Redactor.Add
+// under the write lock and read by scans under the read lock.
+type set struct {
+	pats  []string
+	index map[string]uint32 // pattern -> id, with rawFlag when added as a secret
+
+	// tiny holds the patterns shorter than 4 bytes (only with a MinLength
+	// below 4), by first byte; nil when there are none.
+	tiny *[256][]uint32
+
+	// classes: [4,8) with 4-grams at every position; [8,16) with 4-grams
+	// every 5 bytes; [16,∞) with 8-grams every 9 bytes.
+	classes [3]class
+
+	// Prefix tables for the live-partial-match computation: first byte and
+	// first two bytes of patterns longer than that, and the 3..7-byte
+	// prefixes (length in the top byte) of patterns longer than that.
+	prefix1 [4]uint64
+	prefix2 [1024]uint64
+	prefixN u64set
+}
+
+// rawFlag marks an index entry whose pattern was added as a secret (so its
+// derived forms are already in the set too).
+const rawFlag = 1 << 31
+
+func newSet() *set {
+	s := &set{index: make(map[string]uint32)}
+	s.classes[0] = newClass(4, 4)
+	s.classes[1] = newClass(8, 4)
+	s.classes[2] = newClass(16, 8)
+	s.prefixN.init()
+	return s
+}
+
+// longClass is the index of the class of patterns of 16 bytes or more.
+const longClass = 2
+
+func classOf(n int) int {
+	switch {
+	case n < 4:
+		return -1
+	case n < 8:
+		return 0
+	case n < 16:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// add inserts pattern p (non-empty) unless it is already present. It
+// reports false when the set is full.
+func (s *set) add(p string) bool {
+	if _, ok := s.index[p]; ok {
+		return true
+	}
+	if len(s.pats) >= maxPatterns {
+		return false
+	}
+	id := uint32(len(s.pats))
+	s.pats = append(s.pats, p)
+	s.index[p] = id
+	for l := 1; l < len(p) && l <= 7; l++ {
+		switch l {
+		case 1:
+			s.prefix1[p[0]>>6] |= 1 << (p[0] & 63)
+		case 2:
+			k := uint16(p[0]) | uint16(p[1])<<8
+			s.prefix2[k>>6] |= 1 << (k & 63)
+		default:
+			s.prefixN.insert(prefixKeyString(p[:l]))
+		}
+	}
+	if ci := classOf(len(p)); ci >= 0 {
+		s.classes[ci].add(id, p)
+	} else {
+		if s.tiny == nil {
+			s.tiny = new([256][]uint32)
+		}
+		s.tiny[p[0]] = append(s.tiny[p[0]], id)
+	}
+	return true
+}
+
+// prefixKey packs a 3..7-byte prefix and its length into one non-zero key.
+func prefixKey(b []byte) uint64 {
+	k := uint64(len(b)) << 56
+	for i, c := range b {
+		k |= uint64(c) << (8 * i)
+	}
+	return k
+}
+
+func prefixKeyString(p string) uint64 {
+	k := uint64(len(p)) << 56
+	for i := 0; i < len(p); i++ {
+		k |= uint64(p[i]) << (8 * i)
+	}
+	return k
+}
+
+// scan appends to ivs the span of every occurrence of every pattern in b
+// (unsorted, possibly overlapping). With live, it also returns the start of
+// the longest suffix of b that is a proper prefix of some pattern (len(b)
+// when there is none); without, it returns len(b).
+func (s *set) scan(b []byte, ivs []span, live bool) ([]span, int) {
+	liveFrom := len(b)
+	if s.tiny != nil {
+		ivs = s.scanTiny(b, ivs)
+	}
+	for ci := range s.classes {
+		c := &s.classes[ci]
+		if c.count == 0 {
+			continue
+		}
+		if c.q == 8 {
+			ivs, liveFrom = s.scan8(c, b, ivs, live, liveFrom)
+		} else {
+			ivs, liveFrom = s.scan4(c, b, ivs, live, liveFrom)
+		}
+	}
+	if live {
+		liveFrom = s.liveTail(b, liveFrom)
+	}
+	return ivs, liveFrom
+}
+
+func (s *set) scanTiny(b []byte, ivs []span) []span {
+	for i, c := range b {
+		for _, id := range s.tiny[c] {
+			p := s.pats[id]
+			if i+len(p) <= len(b) && string(b[i:i+len(p)]) == p {
+				ivs = append(ivs, span{i, i + len(p)})
+			}
+		}
+	}
+	return ivs
+}
+
+// scan8 is the sampled scan of a class with 8-byte grams: the hot loop.
+func (s *set) scan8(c *class, b []byte, ivs []span, live bool, liveFrom int) ([]span, int) {
+	filter, shift, stride := c.filter, c.filterShift, c.stride
+	for i := 0; i+8 <= len(b); i += stride {
+		g := binary.LittleEndian.Uint64(b[i:])
+		h := g * hashMul1
+		m := uint64(1)<<((h>>26)&63) | uint64(1)<<((h>>32)&63)
+		if filter[h>>shift]&m != m {
+			continue
+		}
+		ivs, liveFrom = s.verify(c, b, i, g, ivs, live, liveFrom)
+	}
+	return ivs, liveFrom
+}
+
+// scan4 is scan8 for a class with 4-byte grams.
+func (s *set) scan4(c *class, b []byte, ivs []span, live bool, liveFrom int) ([]span, int) {
+	filter, shift, stride := c.filter, c.filterShift, c.stride
+	for i := 0; i+4 <= len(b); i += stride {
+		g := uint64(binary.LittleEndian.Uint32(b[i:]))
+		h := g * hashMul1
+		m := uint64(1)<<((h>>26)&63) | uint64(1)<<((h>>32)&63)
+		if filter[h>>shift]&m != m {
+			continue
+		}
+		ivs, liveFrom = s.verify(c, b, i, g, ivs, live, liveFrom)
+	}
+	return ivs, liveFrom
+}
+
+// verify checks the candidates of gram g read at position i of b: each
+// pattern of class c holding g at some offset o may occur at i-o.
+func (s *set) verify(c *class, b []byte, i int, g uint64, ivs []span, live bool, liveFrom int) ([]span, int) {
+	for k := c.heads[c.headIndex(g)]; k != 0; {
+		e := &c.entries[k-1]
+		k = e.next
+		if e.gram != g {
+			continue
+		}
+		start := i - int(e.po&15)
+		if start < 0 {
+			continue
+		}
+		p := s.pats[e.po>>4]
+		if end := start + len(p); end <= len(b) {
+			if string(b[start:end]) == p {
+				ivs = append(ivs, span{start, end})
+			}
+		} else if live && start < liveFrom && string(b[start:]) == p[:len(b)-start] {
+			liveFrom = start
+		}
+	}
+	return ivs, liveFrom
+}
+
+// liveTail returns the start of the longest suffix of b that is a proper
+// prefix of a pattern, given best, the start of the longest one the scan
+// already found (len(b) if none). Suffixes of 16 bytes or more are found by
+// the scan; this checks the lengths 15 down to 1.
+func (s *set) liveTail(b []byte, best int) int {
+	n := len(b)
+	for l := min(15, n); l >= 1; l-- {
+		st := n - l
+		if st >= best {
+			break
+		}
+		if s.isPrefix(b[st:]) {
+			return st
+		}
+	}
+	return best
+}
+
+// isPrefix reports whether x (1..15 bytes) is a proper prefix of a pattern.
+func (s *set) isPrefix(x []byte) bool {
+	switch l := len(x); {
+	case l == 1:
+		return s.prefix1[x[0]>>6]&(1<<(x[0]&63)) != 0
+	case l == 2:
+		k := uint16(x[0]) | uint16(x[1])<<8
+		return s.prefix2[k>>6]&(1<<(k&63)) != 0
+	case l <= 7:
+		return s.prefixN.has(prefixKey(x))
+	default:
+		// 8..15 bytes: a prefix of a pattern of the long class (those of
+		// the middle class are at most 15 bytes long, and their prefixes of
+		// 8 bytes or more are found by the scan).
+		c := &s.classes[longClass]
+		if c.count == 0 {
+			return false
+		}
+		g := binary.LittleEndian.Uint64(x)
+		w, m := c.filterProbe(g)
+		if c.filter[w]&m != m {
+			return false
+		}
+		for k := c.heads[c.headIndex(g)]; k != 0; {
+			e := &c.entries[k-1]
+			k = e.next
+			if e.gram != g || e.po&15 != 0 {
+				continue
+			}
+			if p := s.pats[e.po>>4]; len(p) > l && p[:l] == string(x) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// u64set is an open-addressing hash set of non-zero uint64 keys.
+type u64set struct {
+	slots []uint64
+	n     int
+	shift uint
+}
+
+func (t *u64set) init() {
+	t.slots = make([]uint64, 64)
+	t.shift = 64 - 6
+	t.n = 0
+}
+
+func (t *u64set) has(k uint64) bool {
+	mask := uint64(len(t.slots) - 1)
+	for i := (k * hashMul1) >> t.shift; ; i = (i + 1) & mask {
+		switch t.slots[i] {
+		case k:
+			return true
+		case 0:
+			return false
+		}
+	}
+}
+
+func (t *u64set) insert(k uint64) {
+	if (t.n+1)*2 > len(t.slots) {
+		old := t.slots
+		t.slots = make([]uint64, 2*len(old))
+		t.shift--
+		t.n = 0
+		for _, v := range old {
+			if v != 0 {
+				t.insert(v)
+			}
+		}
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := (k * hashMul1) >> t.shift; ; i = (i + 1) & mask {
+		switch t.slots[i] {
+		case k:
+			return
+		case 0:
+			t.slots[i] = k
+			t.n++
+			return
+		}
+	}
+}
+
+// mergeSpans sorts ivs by start and merges overlapping and touching spans,
+// in place: the union-merge-adjacent rule.
+func mergeSpans(ivs []span) []span {
+	if len(ivs) < 2 {
+		return ivs
+	}
+	slices.SortFunc(ivs, func(a, b span) int { return a.start - b.start })
+	out := ivs[:1]
+	for _, v := range ivs[1:] {
+		last := &out[len(out)-1]
+		if v.start <= last.end {
+			last.end = max(last.end, v.end)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// firstUnmarked returns the first position >= pos not covered by the merged,
+// sorted spans ivs.
+func firstUnmarked(ivs []span, pos int) int {
+	for _, v := range ivs {
+		if v.start > pos {
+			break
+		}
+		if v.end > pos {
+			pos = v.end
+		}
+	}
+	return pos
+}
+
+// emit appends to dst the redacted form of b[from:to] given the merged,
+// sorted spans ivs of b: unmarked bytes as they are, each marked run as one
+// Token, except that a run touching from continues the previous output's run
+// when inRun (the byte before from was marked and its Token is out). It
+// returns the new inRun: whether the last byte emitted was marked.
+func emit(dst, b []byte, ivs []span, from, to int, inRun bool) ([]byte, bool) {
+	pos := from
+	for _, v := range ivs {
+		if v.end <= from {
+			continue
+		}
+		if v.start >= to {
+			break
+		}
+		st := max(v.start, from)
+		if st > pos {
+			dst = append(dst, b[pos:st]...)
+			inRun = false
+		}
+		if !inRun {
+			dst = append(dst, Token...)
+			inRun = true
+		}
+		pos = min(v.end, to)
+	}
+	if pos < to {
+		dst = append(dst, b[pos:to]...)
+		inRun = false
+	}
+	return dst, inRun
+}
+
+// touches reports whether any of the merged, sorted spans ivs covers a byte
+// of [from, to).
+func touches(ivs []span, from, to int) bool {
+	for _, v := range ivs {
+		if v.end > from && v.start < to {
+			return true
+		}
+	}
+	return false
+}

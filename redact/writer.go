@@ -1,0 +1,150 @@
+package redact
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrClosed is returned by Write and Flush on a closed Writer.
+var ErrClosed = errors.New("redact: Writer is closed")
+
+// Writer redacts a stream: it writes to an underlying io.Writer the redacted
+// form of everything written to it. For every way of splitting the input
+// into writes (without Flush in between), the concatenated output equals
+// Redactor.Redact of the whole input. It holds back only a live partial
+// match: the bytes from the start of the longest suffix of the input that is
+// a proper prefix of a pattern; everything before it leaves in the same
+// Write, in one call to the underlying writer.
+//
+// Each Write uses the Redactor's set as it is when the Write starts, applied
+// to the held-back bytes too: a secret added between two writes is redacted
+// wherever it starts in the bytes not yet released.
+//
+// A Writer is not safe for concurrent use; the Redactor behind it is. Close
+// flushes but does not close the underlying writer.
+type Writer struct {
+	r *Redactor
+	w io.Writer
+
+	// buf holds the matching context: the stream from the start of the
+	// longest suffix that is a proper prefix of a pattern. buf[:hold] has
+	// already been written out; buf[hold:] is held back.
+	buf  []byte
+	hold int
+	// inRun reports whether the last byte written out was marked, so a run
+	// continuing into the next bytes merges with its Token.
+	inRun bool
+
+	ivs []span // scratch: spans of the current scan
+	out []byte // scratch: output being assembled
+	err error  // sticky: ErrClosed or the first error of the underlying writer
+}
+
+// NewWriter returns a Writer that writes the redacted stream to w.
+func (r *Redactor) NewWriter(w io.Writer) *Writer {
+	return &Writer{r: r, w: w}
+}
+
+// Write redacts p and writes out everything that can no longer be part of
+// an occurrence. It returns len(p) on success: all of p is consumed, though
+// a tail may be held back (see Buffered). After an error of the underlying
+// writer, the Writer fails every later call with that error.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	w.buf = append(w.buf, p...)
+	b := w.buf
+
+	w.r.mu.RLock()
+	ivs, live := w.r.set.scan(b, w.ivs[:0], true)
+	w.r.mu.RUnlock()
+
+	ivs = mergeSpans(ivs)
+	w.ivs = ivs
+	from := w.hold
+	cut := firstUnmarked(ivs, max(live, from))
+	if err := w.writeOut(b, ivs, from, cut); err != nil {
+		return 0, err
+	}
+	// Keep the context from the live prefix on.
+	n := copy(w.buf, b[live:])
+	w.buf = w.buf[:n]
+	w.hold = cut - live
+	return len(p), nil
+}
+
+// writeOut writes the redacted form of b[from:to] to the underlying writer.
+func (w *Writer) writeOut(b []byte, ivs []span, from, to int) error {
+	if to <= from {
+		return nil
+	}
+	var out []byte
+	if touches(ivs, from, to) {
+		w.out, w.inRun = emit(w.out[:0], b, ivs, from, to, w.inRun)
+		out = w.out
+	} else {
+		out = b[from:to]
+		w.inRun = false
+	}
+	n, err := w.w.Write(out)
+	if err == nil && n < len(out) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		w.err = fmt.Errorf("redact: write redacted output: %w", err)
+		return w.err
+	}
+	return nil
+}
+
+// Flush writes out the held-back bytes, redacting what is certain: the
+// output so far is then exactly what Redact would produce if the input ended
+// here. A secret whose start is released this way can no longer be recalled,
+// but matching continues across the flush point, so the rest of it is still
+// redacted when it arrives (as a Token of its own), and a run of secret
+// bytes that reached the flush point merges with one continuing after it.
+func (w *Writer) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.hold == len(w.buf) {
+		return nil
+	}
+	b := w.buf
+	w.r.mu.RLock()
+	ivs, _ := w.r.set.scan(b, w.ivs[:0], false)
+	w.r.mu.RUnlock()
+	ivs = mergeSpans(ivs)
+	w.ivs = ivs
+	if err := w.writeOut(b, ivs, w.hold, len(b)); err != nil {
+		return err
+	}
+	w.hold = len(b)
+	return nil
+}
+
+// Close flushes the Writer; later calls to Write and Flush fail with
+// ErrClosed. It does not close the underlying writer. Closing twice is a
+// no-op.
+func (w *Writer) Close() error {
+	if errors.Is(w.err, ErrClosed) {
+		return nil
+	}
+	err := w.Flush()
+	if err == nil {
+		w.err = ErrClosed
+	}
+	w.buf, w.ivs, w.out = nil, nil, nil
+	w.hold = 0
+	return err
+}
+
+// Buffered returns the number of input bytes currently held back.
+func (w *Writer) Buffered() int {
+	return len(w.buf) - w.hold
+}
