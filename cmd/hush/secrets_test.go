@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hush-secrets/hush/runtime/server/servertest"
+	"github.com/hush-secrets/hush/runtime/store/files"
 )
 
 // serverEnv starts a real hush server for the test and points the CLI at it
@@ -380,4 +381,38 @@ func TestPutSecretPromptsOnATerminal(t *testing.T) {
 	if v := secretValue(t, "tty", "typed"); v != "typed-secret-value" {
 		t.Fatalf("stored %q", v)
 	}
+}
+
+func TestSecretsFilesScope(t *testing.T) {
+	cliEnv(t)
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "mounted"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "mounted", "api-key"), []byte("from-a-file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fb, err := files.NewBackend(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.StartWith(t, servertest.Options{Files: fb})
+	t.Setenv("DATABRICKS_HOST", srv.URL)
+	t.Setenv("DATABRICKS_TOKEN", srv.AdminToken)
+
+	hush(t, nil, "secrets", "create-scope", "mnt", "--scope-backend-type", "FILES").fails(t, exitUsage, "needs --files-path")
+	hush(t, nil, "secrets", "create-scope", "mnt", "--files-path", "mounted").fails(t, exitUsage, "needs --scope-backend-type FILES")
+	hush(t, nil, "secrets", "create-scope", "mnt", "--scope-backend-type", "FILES", "--files-path", "mounted").ok(t)
+	r := hush(t, nil, "secrets", "list-scopes").ok(t)
+	if !strings.Contains(r.stdout, "\nmnt      FILES      mounted\n") {
+		t.Fatalf("list-scopes:\n%s", r.stdout)
+	}
+	r = hush(t, nil, "secrets", "list-scopes", "-o", "json").ok(t)
+	if !strings.Contains(r.stdout, `"backend_files": {`) {
+		t.Fatalf("list-scopes -o json: %s", r.stdout)
+	}
+	if v := secretValue(t, "mnt", "api-key"); v != "from-a-file" {
+		t.Fatalf("value = %q", v)
+	}
+	hush(t, nil, "secrets", "put-secret", "mnt", "k", "--string-value", "v").fails(t, exitError, "Error: ")
 }
