@@ -12,29 +12,44 @@ import (
 	"github.com/hush-secrets/hush/runtime/store"
 )
 
-// auditWriter appends audit events to the store from one goroutine, so a
-// secret read does not wait for a durable write of its audit record. The
-// queue is bounded: when it is full, requests wait (never drop an event).
-// flush and close wait until everything queued is stored.
+// auditWriter stores audit events before the request that caused them is
+// answered, so an answered request always has its audit record, even after
+// a crash. With a store that implements EventBatcher it does group commit:
+// each request queues its event and waits, and one goroutine stores
+// everything queued at that moment in one AppendEvents call, so concurrent
+// requests share one durable write. Other stores get one AppendEvent per
+// event, called by the request itself, so a store that commits concurrent
+// inserts in parallel (PostgreSQL) does so. The queue is bounded: when it is
+// full, requests wait (an event is never dropped). flush and close wait
+// until everything queued is stored.
 type auditWriter struct {
-	st   store.Store
-	log  *slog.Logger
-	ch   chan auditItem
-	done chan struct{}
+	st  store.Store
+	log *slog.Logger
+	// batcher is set when the store can batch; then ch feeds run.
+	batcher EventBatcher
+	ch      chan auditItem
+	done    chan struct{}
 
 	mu     sync.RWMutex // guards closed against sends on a closed channel
 	closed bool
 }
 
-// auditItem is an event, or a flush marker (ack != nil).
+// auditItem is an event to store (ev != nil) and/or a channel to close
+// once it and everything queued before it is stored.
 type auditItem struct {
-	ev  store.Event
+	ev  *store.Event
 	ack chan struct{}
 }
 
 func newAuditWriter(st store.Store, log *slog.Logger, queue int) *auditWriter {
-	w := &auditWriter{st: st, log: log, ch: make(chan auditItem, queue), done: make(chan struct{})}
-	go w.run()
+	w := &auditWriter{st: st, log: log, done: make(chan struct{})}
+	if b, ok := st.(EventBatcher); ok {
+		w.batcher = b
+		w.ch = make(chan auditItem, queue)
+		go w.run()
+	} else {
+		close(w.done)
+	}
 	return w
 }
 
@@ -55,10 +70,11 @@ func (w *auditWriter) run() {
 	for it := range w.ch {
 		batch, acks = batch[:0], acks[:0]
 		add := func(it auditItem) {
+			if it.ev != nil {
+				batch = append(batch, *it.ev)
+			}
 			if it.ack != nil {
 				acks = append(acks, it.ack)
-			} else {
-				batch = append(batch, it.ev)
 			}
 		}
 		add(it)
@@ -76,7 +92,7 @@ func (w *auditWriter) run() {
 		}
 		w.write(batch)
 		for _, a := range acks {
-			close(a) // every event queued before the flush marker is stored
+			close(a) // the event, and every one queued before it, is stored
 		}
 	}
 }
@@ -88,33 +104,52 @@ func (w *auditWriter) write(batch []store.Event) {
 	// A fresh context: the requests that caused the events may be gone.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if b, ok := w.st.(EventBatcher); ok {
-		if err := b.AppendEvents(ctx, batch); err == nil {
-			return
-		} else {
-			w.log.LogAttrs(ctx, slog.LevelError, "audit batch append failed; retrying one by one", slog.Int("events", len(batch)), slog.String("error", err.Error()))
-		}
-	}
-	for _, ev := range batch {
-		if err := w.st.AppendEvent(ctx, ev); err != nil {
-			w.log.LogAttrs(ctx, slog.LevelError, "audit append failed",
-				slog.String("action", ev.Action), slog.String("actor", ev.Actor),
-				slog.String("scope", ev.Scope), slog.String("error", err.Error()))
+	if err := w.batcher.AppendEvents(ctx, batch); err != nil {
+		w.log.LogAttrs(ctx, slog.LevelError, "audit batch append failed; retrying one by one", slog.Int("events", len(batch)), slog.String("error", err.Error()))
+		for _, ev := range batch {
+			w.appendOne(ctx, ev)
 		}
 	}
 }
 
-func (w *auditWriter) record(ev store.Event) {
+func (w *auditWriter) appendOne(ctx context.Context, ev store.Event) {
+	if err := w.st.AppendEvent(ctx, ev); err != nil {
+		w.log.LogAttrs(ctx, slog.LevelError, "audit append failed",
+			slog.String("action", ev.Action), slog.String("actor", ev.Actor),
+			slog.String("scope", ev.Scope), slog.String("error", err.Error()))
+	}
+}
+
+// record queues ev and waits until it is stored (or ctx ends; the event
+// is stored anyway).
+func (w *auditWriter) record(ctx context.Context, ev store.Event) {
+	if w.batcher == nil {
+		// Not the request's context: a client that hangs up must not cancel
+		// the record of what it did.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		w.appendOne(actx, ev)
+		return
+	}
+	ack := make(chan struct{})
 	w.mu.RLock()
-	defer w.mu.RUnlock()
 	if w.closed {
+		w.mu.RUnlock()
 		w.log.Warn("audit event after shutdown, not recorded", "action", ev.Action, "actor", ev.Actor, "scope", ev.Scope)
 		return
 	}
-	w.ch <- auditItem{ev: ev}
+	w.ch <- auditItem{ev: &ev, ack: ack}
+	w.mu.RUnlock()
+	select {
+	case <-ack:
+	case <-ctx.Done():
+	}
 }
 
 func (w *auditWriter) flush(ctx context.Context) error {
+	if w.batcher == nil {
+		return nil // every event was stored by its request
+	}
 	ack := make(chan struct{})
 	w.mu.RLock()
 	if w.closed {
@@ -140,7 +175,9 @@ func (w *auditWriter) close(ctx context.Context) error {
 	w.mu.Lock()
 	if !w.closed {
 		w.closed = true
-		close(w.ch)
+		if w.ch != nil {
+			close(w.ch)
+		}
 	}
 	w.mu.Unlock()
 	select {

@@ -76,7 +76,7 @@ func (s *Server) audited(r *request, action, scope, key string, err error) {
 			code = dbapi.CodeInternalError
 		}
 	}
-	s.audit.record(store.Event{
+	s.audit.record(r.Context(), store.Event{
 		Time: s.now(), Actor: r.id.User.UserName, Action: action, Scope: scope, Key: key,
 		Remote: r.remote, Allowed: allowed, ErrorCode: code,
 	})
