@@ -1,18 +1,48 @@
 package proxy
 
-import "github.com/gorilla/websocket"
+import (
+	"github.com/gorilla/websocket"
 
-// kernelNotice replaces a kernel frame that could not be redacted.
-var kernelNotice = []byte(`{"header":{"msg_id":"hush-notice","msg_type":"stream","username":"hush","session":"hush","date":"","version":"5.3"},"parent_header":{},"metadata":{},"content":{"name":"stderr","text":"[hush: a kernel message that could not be redacted was dropped]\n"},"buffers":[],"channel":"iopub"}`)
+	"github.com/hush-secrets/hush/kernel/jupyter"
+	"github.com/hush-secrets/hush/kernel/msgredact"
+)
 
-// kernelStream is a placeholder until the message-aware filter is wired:
-// it fails closed.
-type kernelStream struct{}
-
-func (p *Proxy) newKernelStream(subprotocol string) downstream { return kernelStream{} }
-
-func (kernelStream) process(typ int, data []byte) []frame {
-	return []frame{{websocket.TextMessage, kernelNotice}}
+// kernelStream redacts kernel→client frames with msgredact: decode with the
+// negotiated wire format, redact every string and buffer (holding back a
+// stream's live partial match until the next message of that stream, its
+// parent's next non-stream message or the end), encode again. A frame that
+// fails any step is replaced by a visible notice; nothing unredacted is
+// forwarded.
+type kernelStream struct {
+	p      *Proxy
+	format jupyter.Format
+	ff     *msgredact.FrameFilter
 }
 
-func (kernelStream) flush() []frame { return nil }
+func (p *Proxy) newKernelStream(subprotocol string) downstream {
+	f := jupyter.FormatForSubprotocol(subprotocol)
+	return &kernelStream{p: p, format: f, ff: msgredact.NewFrameFilter(f, p.red)}
+}
+
+func (k *kernelStream) process(typ int, data []byte) []frame {
+	out, err := k.ff.Process(jupyter.Frame{Binary: typ == websocket.BinaryMessage, Data: data})
+	if err != nil {
+		// err never holds message text.
+		k.p.logf("hush proxy: replaced a kernel message (%s format) by a notice: %v", k.format, err)
+	}
+	return toFrames(out)
+}
+
+func (k *kernelStream) flush() []frame { return toFrames(k.ff.Close()) }
+
+func toFrames(in []jupyter.Frame) []frame {
+	out := make([]frame, len(in))
+	for i, f := range in {
+		typ := websocket.TextMessage
+		if f.Binary {
+			typ = websocket.BinaryMessage
+		}
+		out[i] = frame{typ, f.Data}
+	}
+	return out
+}
