@@ -157,7 +157,11 @@ func TestSCIM(t *testing.T) {
 	if r = must(t, call(t, s.URL, "GET", "/api/2.0/preview/scim/v2/Me", joe.Token, nil)); r.body["userName"] != "joe@example.com" {
 		t.Fatalf("me: %s", r.raw)
 	}
-	expect(t, call(t, s.URL, "GET", users+"/"+jane, joe.Token, nil), 403, "PERMISSION_DENIED", "")
+	if r = must(t, call(t, s.URL, "GET", users+"/"+jane, joe.Token, nil)); r.body["userName"] != "jane@example.com" {
+		t.Fatalf("users read each other: %s", r.raw)
+	}
+	expect(t, call(t, s.URL, "DELETE", users+"/"+jane, joe.Token, nil), 403, "PERMISSION_DENIED", "")
+	expect(t, call(t, s.URL, "PATCH", groups+"/"+gid, joe.Token, map[string]any{"Operations": []any{}}), 403, "PERMISSION_DENIED", "")
 	must(t, call(t, s.URL, "PATCH", users+"/"+joe.ID, s.AdminToken, map[string]any{
 		"Operations": []map[string]any{{"op": "replace", "path": "active", "value": false}},
 	}))

@@ -159,9 +159,6 @@ func (s *Server) getUser(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.ID != r.id.User.ID && !r.id.IsAdmin() {
-		return nil, denied("Only admins can read other users.")
-	}
 	return s.userJSON(r, u)
 }
 

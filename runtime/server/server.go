@@ -9,6 +9,31 @@
 // by runtime/seal before they reach the store. Logs, metrics and audit
 // records carry route patterns, user names, scope and key names, never a
 // value or a token.
+//
+// Permissions, as on Databricks (admins hold MANAGE on every scope; a
+// caller's permission is the highest granted to its user name, its groups or
+// "users"):
+//
+//	scopes/list                          any authenticated user (scope names are not secret)
+//	scopes/create                        any authenticated user; the creator gets MANAGE,
+//	                                     or "users" does with initial_manage_principal=users;
+//	                                     FILES scopes: admins only
+//	scopes/delete                        MANAGE
+//	put, delete                          WRITE (BAD_REQUEST on a read-only FILES scope)
+//	list, get                            READ
+//	acls/put, acls/delete, acls/get,
+//	acls/list                            MANAGE (Databricks documents MANAGE for get and list too)
+//	token/create|list|delete             any user, for their own tokens
+//	token-management/..., SCIM writes,
+//	hush/audit                           admins
+//	SCIM reads (Me, Users, Groups)       any user, as on Databricks
+//
+// A missing scope is RESOURCE_DOES_NOT_EXIST for every caller, before the
+// permission check, since scope names are readable by all.
+//
+// Every secret read, write and delete, every ACL change and every scope
+// creation and deletion, allowed or denied, is stored in the audit log
+// before the request is answered.
 package server
 
 import (
