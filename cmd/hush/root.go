@@ -62,6 +62,7 @@ replaces every fetched value in cell output with [REDACTED].`,
 		newUsersCmd(),
 		newGroupsCmd(),
 		newAuditCmd(),
+		newRedactCmd(),
 	)
 	return root
 }

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/hush-secrets/hush/redact/redacttest"
+)
+
+// runRedactCmd runs "hush <args>" in-process with input on stdin.
+func runRedactCmd(t *testing.T, input string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(t.Context(), args, strings.NewReader(input), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRedactCmdRedacts(t *testing.T) {
+	const s1, s2 = "hunter2-hunter2", "a,b,c-comma-secret"
+	basic := base64.StdEncoding.EncodeToString([]byte("alice:" + s1))
+	input := "pw=" + s1 + " other=" + s2 + "\nAuthorization: Basic " + basic + "\n"
+
+	code, out, errOut := runRedactCmd(t, input, "redact", "--secret", s1, "--secret", s2)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	want := "pw=[REDACTED] other=[REDACTED]\nAuthorization: Basic YWxpY2U6[REDACTED]\n"
+	if out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	redacttest.AssertNoSecret(t, []byte(out), []byte(s1), []byte(s2))
+
+	// --encodings raw: the base64 form passes, the raw value does not.
+	code, out, _ = runRedactCmd(t, input, "redact", "--encodings", "raw", "--secret", s1, "--secret", s2)
+	if code != 0 || !strings.Contains(out, basic) || strings.Contains(out, s1) {
+		t.Errorf("--encodings raw: exit %d, output %q", code, out)
+	}
+	// A list of forms.
+	hexInput := "digest " + "68756e746572322d68756e74657232" + "\n"
+	code, out, _ = runRedactCmd(t, hexInput, "redact", "--encodings", "hex-lower,base64-std", "--secret", s1)
+	if code != 0 || out != "digest [REDACTED]\n" {
+		t.Errorf("--encodings hex-lower,base64-std: exit %d, output %q", code, out)
+	}
+}
+
+func TestRedactCmdSources(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "secrets.json")
+	if err := os.WriteFile(file, []byte(`["file-secret-1", "zq", "file \"quoted\" two"]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HUSH_TEST_DB_PASS", "env-db-pass-99")
+	t.Setenv("HUSH_TEST_UNSET", "")
+	os.Unsetenv("HUSH_TEST_UNSET") // restored by t.Setenv's cleanup
+
+	input := "a file-secret-1 b env-db-pass-99 c file \"quoted\" two d zq e flag-secret-x\n"
+	code, out, errOut := runRedactCmd(t, input, "redact",
+		"--secret", "flag-secret-x", "--secret", "ab",
+		"--env", "HUSH_TEST_DB_PASS", "--env", "HUSH_TEST_UNSET",
+		"--secrets-json", file)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if want := "a [REDACTED] b [REDACTED] c [REDACTED] d zq e [REDACTED]\n"; out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	for _, w := range []string{
+		"--secret #2 is 2 bytes, shorter than --min-length 4",
+		"--env HUSH_TEST_UNSET: the variable is not set",
+		file + " item 2 is 2 bytes, shorter than --min-length 4",
+	} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+	if strings.Contains(errOut, "zq") || strings.Contains(errOut, " ab") {
+		t.Errorf("stderr shows a too-short value:\n%s", errOut)
+	}
+	if n := strings.Count(errOut, "\n"); n != 3 {
+		t.Errorf("want 3 warnings, got %d:\n%s", n, errOut)
+	}
+}
+
+func TestRedactCmdMinLength(t *testing.T) {
+	code, out, errOut := runRedactCmd(t, "x secret-8 y\n", "redact", "--min-length", "10", "--secret", "secret-8")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if out != "x secret-8 y\n" {
+		t.Errorf("output %q: a value under --min-length was redacted", out)
+	}
+	if !strings.Contains(errOut, "--secret #1 is 8 bytes, shorter than --min-length 10") ||
+		!strings.Contains(errOut, "no secrets to redact") || strings.Contains(errOut, "secret-8") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	code, out, _ = runRedactCmd(t, "x abc y\n", "redact", "--min-length", "3", "--secret", "abc")
+	if code != 0 || out != "x [REDACTED] y\n" {
+		t.Errorf("--min-length 3: exit %d, output %q", code, out)
+	}
+}
+
+func TestRedactCmdNoSecrets(t *testing.T) {
+	input := "nothing secret here\n\x00\xff binary too"
+	code, out, errOut := runRedactCmd(t, input, "redact")
+	if code != 0 || out != input {
+		t.Errorf("exit %d, output %q", code, out)
+	}
+	if !strings.Contains(errOut, "warning: no secrets to redact; copying the input unchanged") {
+		t.Errorf("stderr %q", errOut)
+	}
+}
+
+func TestRedactCmdUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	badJSON := write("bad.json", `["sup3r-secret-value", oops]`)
+	object := write("object.json", `{"k": "sup3r-secret-value"}`)
+	notString := write("mixed.json", `["sup3r-secret-value", 42]`)
+	empty := write("empty.json", " \n")
+	unreadable := filepath.Join(dir, "missing.json")
+
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"redact", "--min-length", "abc"}, `invalid argument "abc" for "--min-length"`},
+		{[]string{"redact", "--min-length", "0"}, "--min-length must be at least 1, got 0"},
+		{[]string{"redact", "--encodings", "rot13"}, `--encodings: unknown encoding "rot13"`},
+		{[]string{"redact", "--encodings", ""}, "--encodings is empty"},
+		{[]string{"redact", "--secrets-json", unreadable}, "no such file"},
+		{[]string{"redact", "--secrets-json", badJSON}, "invalid JSON at byte 24 (line 1)"},
+		{[]string{"redact", "--secrets-json", object}, "holds a JSON object, want a JSON array of strings"},
+		{[]string{"redact", "--secrets-json", notString}, "item 2 is not a string"},
+		{[]string{"redact", "--secrets-json", empty}, "the file is empty"},
+		{[]string{"redact", "--env", ""}, "not an environment variable name"},
+		{[]string{"redact", "stray-argument"}, "unknown command"},
+		{[]string{"redact", "--no-such-flag"}, "unknown flag"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[1:], " "), func(t *testing.T) {
+			code, out, errOut := runRedactCmd(t, "sup3r-secret-value\n", tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d; stderr %q", code, exitUsage, errOut)
+			}
+			if !strings.Contains(errOut, tt.want) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.want)
+			}
+			if out != "" {
+				t.Errorf("wrote output %q before failing", out)
+			}
+			if strings.Contains(errOut, "sup3r") || strings.Contains(errOut, "oops") {
+				t.Errorf("stderr quotes the secrets file: %q", errOut)
+			}
+		})
+	}
+}
+
+func TestRedactCmdHelp(t *testing.T) {
+	code, out, _ := runRedactCmd(t, "", "redact", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, w := range []string{"Examples:", "--secrets-json", "--env NAME", "--encodings", "--min-length", "base64-std", "[REDACTED]"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("help lacks %q", w)
+		}
+	}
+}
+
+// failingWriter fails every write.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestRedactCmdIOErrors(t *testing.T) {
+	var errb bytes.Buffer
+	code := run(t.Context(), []string{"redact", "--secret", "hunter2-hunter2"}, strings.NewReader("some output\n"), failingWriter{}, &errb)
+	if code != exitError || !strings.Contains(errb.String(), "write output: ") || !strings.Contains(errb.String(), "disk full") {
+		t.Errorf("write failure: exit %d, stderr %q", code, errb.String())
+	}
+
+	errb.Reset()
+	var out bytes.Buffer
+	in := io.MultiReader(strings.NewReader("before "), iotest.ErrReader(errors.New("device gone")))
+	code = run(t.Context(), []string{"redact", "--secret", "hunter2-hunter2"}, in, &out, &errb)
+	if code != exitError || !strings.Contains(errb.String(), "read input: device gone") {
+		t.Errorf("read failure: exit %d, stderr %q", code, errb.String())
+	}
+	if out.String() != "before " {
+		t.Errorf("what was read before the failure was not written: %q", out.String())
+	}
+}
+
+// TestRedactCmdInterrupted: a cancelled context ends a read that would
+// block for ever, and releases what the writer held.
+func TestRedactCmdInterrupted(t *testing.T) {
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errb bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"redact", "--secret", "hunter2-hunter2"}, pr, &out, &errb)
+	}()
+	// The second Write returns only once the first chunk went through the
+	// redactor (hush reads again only then), so the first is certainly in.
+	for _, chunk := range []string{"partial hunter", "2-h"} {
+		if _, err := pw.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitError || !strings.Contains(errb.String(), "interrupted") {
+			t.Errorf("exit %d, stderr %q", code, errb.String())
+		}
+		if got := out.String(); got != "partial hunter" && got != "partial hunter2-h" {
+			t.Errorf("output %q, want what was read, with the held partial match released", got)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("hush redact did not stop when its context was cancelled")
+	}
+}
+
+// buildHush compiles the hush binary into a temporary directory.
+func buildHush(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go tool is not on PATH (go test puts GOROOT/bin there): %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "hush")
+	cmd := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestRedactCmdRealPipe runs the hush binary as a filter between two real
+// pipes and writes a secret in two chunks: the text before the secret must
+// come out before the second chunk is written (hush redact does not wait
+// for a newline or EOF), the start of the secret must not, and the end
+// result holds [REDACTED] and never the secret.
+func TestRedactCmdRealPipe(t *testing.T) {
+	bin := buildHush(t)
+	const secret = "tok_4f9Q2xZ7kL0pW3v8"
+	const before = "step 1 ok; token="
+
+	cmd := exec.CommandContext(t.Context(), bin, "redact", "--secret", secret)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	reads := make(chan []byte)
+	go func() {
+		defer close(reads)
+		buf := make([]byte, 4096)
+		for {
+			n, err := stdout.Read(buf)
+			if n > 0 {
+				reads <- bytes.Clone(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var got []byte
+	// readUntil collects output until done(got) or the output ends; the
+	// deadline only guards against a hang, it measures nothing.
+	readUntil := func(what string, done func([]byte) bool) {
+		t.Helper()
+		deadline := time.After(2 * time.Minute)
+		for !done(got) {
+			select {
+			case b, ok := <-reads:
+				if !ok {
+					t.Fatalf("output ended while waiting for %s; got %q; stderr %q", what, got, stderr.String())
+				}
+				got = append(got, b...)
+			case <-deadline:
+				t.Fatalf("no %s after 2 minutes; got %q", what, got)
+			}
+		}
+	}
+
+	// Chunk 1: text, then the first 7 bytes of the secret. No newline.
+	if _, err := io.WriteString(stdin, before+secret[:7]); err != nil {
+		t.Fatal(err)
+	}
+	readUntil("text before the secret", func(b []byte) bool { return len(b) >= len(before) })
+	if string(got) != before {
+		t.Fatalf("before the second chunk, output is %q, want exactly %q (the partial secret must be held)", got, before)
+	}
+
+	// Chunk 2: the rest of the secret, more text, then EOF.
+	if _, err := io.WriteString(stdin, secret[7:]+" done"); err != nil {
+		t.Fatal(err)
+	}
+	if err := stdin.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(2 * time.Minute)
+collect:
+	for {
+		select {
+		case b, ok := <-reads:
+			if !ok {
+				break collect
+			}
+			got = append(got, b...)
+		case <-deadline:
+			t.Fatalf("output did not end after 2 minutes; got %q", got)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("hush redact: %v; stderr %q", err, stderr.String())
+	}
+	if want := before + "[REDACTED] done"; string(got) != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+	redacttest.AssertNoSecret(t, got, []byte(secret))
+	if stderr.Len() != 0 {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
