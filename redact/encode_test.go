@@ -416,7 +416,7 @@ func loadVectors(t *testing.T) vectorFile {
 		}
 	}
 	if err != nil {
-		t.Skipf("SKIP: redaction vectors not found (testdata/redact-vectors.json or ../../shared/vectors): %v", err)
+		t.Fatalf("the shared redaction vectors are required (testdata/redact-vectors.json or ../../shared/vectors/redact-vectors.json, next to the repository): %v", err)
 	}
 	var vf vectorFile
 	if err := json.Unmarshal(data, &vf); err != nil {
