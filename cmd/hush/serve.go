@@ -204,7 +204,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	if o.tlsCert != "" {
 		scheme = "https"
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	log.Info("hush serve started", "url", scheme+"://"+ln.Addr().String(), "store", where, "master_key", source)
 	fmt.Fprintf(stdout, "hush serve listening on %s://%s\n", scheme, ln.Addr())
 	errc := make(chan error, 1)

@@ -4,9 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,7 +72,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-var listeningRE = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+var listeningRE = regexp.MustCompile(`listening on (https?://127\.0\.0\.1:\d+)`)
 
 // startServe runs "hush serve" on a free port with env (HUSH_* and
 // DATABRICKS_* from the test's environment are dropped) and waits for it to
@@ -254,4 +264,73 @@ func TestServeProcessPostgres(t *testing.T) {
 	if !strings.Contains(all.String(), "bootstrap token") || !strings.Contains(all.String(), "secrets.put") {
 		t.Fatalf("the dump does not show the stored rows, so it proves nothing:\n%.500s", all.String())
 	}
+}
+
+// TestServeProcessTLS: with --tls-cert/--tls-key, hush serve answers HTTPS
+// only, and the bootstrap token works over it.
+func TestServeProcessTLS(t *testing.T) {
+	bin := buildHush(t)
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const tok = "dapi0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	p := startServe(t, bin, []string{"HUSH_BOOTSTRAP_TOKEN=" + tok}, "--data", filepath.Join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile, "--log-format", "json")
+	if !strings.HasPrefix(p.url, "https://") {
+		t.Fatalf("URL %s is not https", p.url)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest("GET", p.url+pScopes, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("HTTPS request: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("HTTPS request: %d", res.StatusCode)
+	}
+	if res, err := http.Get(strings.Replace(p.url, "https://", "http://", 1) + "/healthz"); err == nil {
+		res.Body.Close()
+		if res.StatusCode == 200 {
+			t.Fatal("plain HTTP answered on a TLS listener")
+		}
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	if !strings.Contains(p.stderr.String(), `"route":"/api/2.0/secrets/scopes/list"`) {
+		t.Fatalf("no JSON request log line:\n%s", p.stderr)
+	}
+}
+
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }
