@@ -46,6 +46,8 @@ func newRedactCmd() *cobra.Command {
 secret value, and of its common encodings (JSON and Python string escapes,
 Python repr, HTML entities, URL and base64 encodings, hex, CRLF line ends),
 with ` + redact.Token + `. Overlapping or touching occurrences become one token.
+The encodings are matched for secrets of at least 8 bytes (or --min-length,
+if that is larger): shorter ones would match by chance.
 
 Output leaves as soon as it is known to be safe: hush redact never waits for
 a newline or for the end of the input. It holds back only bytes that could
@@ -80,13 +82,13 @@ fails; 2 for a bad command line or an unreadable or invalid secrets file.`,
 	}
 	fl := cmd.Flags()
 	// StringArray, not StringSlice: a comma is part of a secret, not a separator.
-	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret value to redact (repeatable)")
-	fl.StringVar(&f.secretsJSON, "secrets-json", "", "a file holding a JSON array of secret strings")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret `VALUE` to redact (repeatable)")
+	fl.StringVar(&f.secretsJSON, "secrets-json", "", "read secret values from `FILE`, a JSON array of strings")
 	fl.StringArrayVar(&f.envs, "env", nil, "redact the value of environment variable `NAME` (repeatable)")
 	fl.StringVar(&f.encodings, "encodings", "all",
-		"which forms of each secret to redact: raw (exact bytes only), all, or a comma-separated list of forms ("+
+		"which `FORMS` of each secret to redact: raw (exact bytes only), all, or a comma-separated list of forms ("+
 			strings.Join(redactEncodingNames(), ", ")+")")
-	fl.IntVar(&f.minLength, "min-length", 4, "shortest secret, in bytes, that is redacted; shorter values are skipped with a warning")
+	fl.IntVar(&f.minLength, "min-length", 4, "redact only secrets of at least `N` bytes; shorter values are skipped with a warning")
 	return cmd
 }
 
