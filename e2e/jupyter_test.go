@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,7 +74,9 @@ func hushBinary(t *testing.T) string {
 		return b
 	}
 	out := filepath.Join(t.TempDir(), "hush")
-	cmd := exec.Command("go", "build", "-o", out, "github.com/hush-secrets/hush/cmd/hush")
+	// Built in the main module, with its own go.mod and go.sum.
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/hush")
+	cmd.Dir = ".."
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build hush: %v\n%s", err, b)
 	}
@@ -498,13 +501,15 @@ func decodeFrame(v1 bool, typ int, data []byte) (*kmsg, error) {
 	return m, nil
 }
 
-// collect reads messages until the idle status of parent, answering an
-// input_request with reply. It fails the test on any frame that shows a
-// secret.
-func (k *kernelClient) collect(parent string, reply string) []*kmsg {
+// collect reads messages until both the idle status of parent and its
+// shell reply of type replyType have arrived (iopub and shell are not
+// ordered with each other), answering an input_request with reply. It fails
+// the test on any frame that shows a secret.
+func (k *kernelClient) collect(parent, replyType, reply string) []*kmsg {
 	k.t.Helper()
 	var out []*kmsg
 	_ = k.c.SetReadDeadline(time.Now().Add(90 * time.Second))
+	idle, replied := false, false
 	for {
 		typ, data, err := k.c.ReadMessage()
 		if err != nil {
@@ -529,6 +534,12 @@ func (k *kernelClient) collect(parent string, reply string) []*kmsg {
 			k.send("stdin", "input_reply", map[string]any{"value": reply})
 		}
 		if m.msgType() == "status" && m.Content["execution_state"] == "idle" {
+			idle = true
+		}
+		if m.msgType() == replyType {
+			replied = true
+		}
+		if idle && replied {
 			return out
 		}
 	}
@@ -563,7 +574,7 @@ func (k *kernelClient) execute(code string) []*kmsg {
 	k.t.Helper()
 	id := k.send("shell", "execute_request", map[string]any{"code": code, "silent": false, "store_history": true,
 		"user_expressions": map[string]any{}, "allow_stdin": true, "stop_on_error": false})
-	return k.collect(id, "typed")
+	return k.collect(id, "execute_reply", "typed")
 }
 
 func streamText(msgs []*kmsg, name string) string {
@@ -672,20 +683,20 @@ print("got", answer)`)
 			}
 
 			id := k.send("shell", "inspect_request", map[string]any{"code": "s", "cursor_pos": 1, "detail_level": 0})
-			msgs = k.collect(id, "")
+			msgs = k.collect(id, "inspect_reply", "")
 			insp := find(msgs, "inspect_reply")
 			if insp == nil || insp.Content["found"] != true || !strings.Contains(allStrings(insp.Content["data"]), "[REDACTED]") {
 				t.Errorf("inspect_reply: %v", insp)
 			}
 
-			msgs = k.execute(`print(open("early.txt").read())`)
+			msgs = k.execute(`print(open(` + strconv.Quote(filepath.Join(s.root, "early.txt")) + `).read())`)
 			if got := streamText(msgs, "stdout"); got != "[REDACTED]\n" {
-				t.Errorf("pre-loaded secret read from a file: stdout %q", got)
+				t.Errorf("pre-loaded secret read from a file: stdout %q stderr %q error %v", got, streamText(msgs, "stderr"), find(msgs, "error"))
 			}
 
 			// The kernel leaves the secret in a file: fetched through the
 			// proxy, it is redacted.
-			k.execute(`open("leak.txt", "w").write("file: " + s)`)
+			k.execute(`open(` + strconv.Quote(filepath.Join(s.root, "leak.txt")) + `, "w").write("file: " + s)`)
 		})
 	}
 	if t.Failed() {
