@@ -49,12 +49,12 @@ const maxPatterns = 1 << 28
 // more pattern occurrences.
 type span struct{ start, end int }
 
-// entry is one indexed q-gram of a class: the gram, the pattern id and
-// offset packed as id<<4|offset, and the index+1 of the next entry in the
-// same hash chain (0 ends the chain).
-type entry struct {
-	gram uint64
-	po   uint32
+// ventry is one pattern in a class's verification table: the hash of its
+// first minLen bytes (its window), its id, and the index+1 of the next entry
+// in the same chain (0 ends the chain).
+type ventry struct {
+	key  uint64
+	pat  uint32
 	next uint32
 }
 
@@ -64,14 +64,14 @@ type class struct {
 	q      int // gram length: 4 or 8 bytes
 	stride int // s = m-q+1: sampling step, and grams indexed per pattern
 
-	count int // patterns in the class
+	ids []uint32 // the patterns of the class
 
-	filter      []uint64 // blocked Bloom filter, two bits per gram in one word
+	filter      []uint64 // blocked Bloom filter of grams, two bits per gram in one word
 	filterShift uint     // 64 - log2(len(filter))
 
-	heads     []uint32 // hash table of chains: index+1 of the first entry
+	heads     []uint32 // verification table: chains by window hash
 	headShift uint     // 64 - log2(len(heads))
-	entries   []entry
+	entries   []ventry
 }
 
 func newClass(minLen, q int) class {
@@ -83,15 +83,8 @@ func newClass(minLen, q int) class {
 	return c
 }
 
-// gramAt reads the q-gram at the start of b (len(b) >= q) as an integer.
-func gramAt(b []byte, q int) uint64 {
-	if q == 8 {
-		return binary.LittleEndian.Uint64(b)
-	}
-	return uint64(binary.LittleEndian.Uint32(b))
-}
-
-// gramAtString is gramAt for a string.
+// gramAtString reads the q-gram at the start of s as an integer, as
+// binary.LittleEndian would.
 func gramAtString(s string, q int) uint64 {
 	var g uint64
 	for i := q - 1; i >= 0; i-- {
@@ -100,53 +93,76 @@ func gramAtString(s string, q int) uint64 {
 	return g
 }
 
+// mix finalises a window hash.
+func mix(x uint64) uint64 {
+	h := x * hashMul1
+	return h ^ h>>29
+}
+
+// windowHash hashes the first m (4, 8 or 16) bytes of b.
+func windowHash(b []byte, m int) uint64 {
+	switch m {
+	case 4:
+		return mix(uint64(binary.LittleEndian.Uint32(b)))
+	case 8:
+		return mix(binary.LittleEndian.Uint64(b))
+	default:
+		return mix(binary.LittleEndian.Uint64(b) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(b[8:])*hashMul2, 31))
+	}
+}
+
+// windowHashString is windowHash for a string.
+func windowHashString(s string, m int) uint64 {
+	switch m {
+	case 4, 8:
+		return mix(gramAtString(s, m))
+	default:
+		return mix(gramAtString(s, 8) ^ bits.RotateLeft64(gramAtString(s[8:], 8)*hashMul2, 31))
+	}
+}
+
 // filterProbe returns the word index and the two-bit mask of gram g.
 func (c *class) filterProbe(g uint64) (uint64, uint64) {
 	h := g * hashMul1
 	return h >> c.filterShift, uint64(1)<<((h>>26)&63) | uint64(1)<<((h>>32)&63)
 }
 
-func (c *class) headIndex(g uint64) uint64 { return (g * hashMul2) >> c.headShift }
-
 // add indexes pattern id (the string p, len(p) >= c.minLen).
-func (c *class) add(id uint32, p string) {
-	c.count++
-	first := len(c.entries)
-	for off := 0; off < c.stride; off++ {
-		c.entries = append(c.entries, entry{gram: gramAtString(p[off:], c.q), po: id<<4 | uint32(off)})
-	}
+func (c *class) add(id uint32, p string, pats []string) {
+	c.ids = append(c.ids, id)
+	c.entries = append(c.entries, ventry{key: windowHashString(p, c.minLen), pat: id})
 	if len(c.entries) > len(c.heads) {
 		c.rebuildHeads()
 	} else {
-		c.link(first)
+		c.link(len(c.entries) - 1)
 	}
-	if len(c.entries)*16 > len(c.filter)*64 {
-		c.rebuildFilter()
+	if len(c.ids)*c.stride*16 > len(c.filter)*64 {
+		c.rebuildFilter(pats)
 	} else {
-		c.setBits(first)
+		c.setBits(p)
 	}
 }
 
-// link threads entries[first:] into their hash chains.
+// link threads entries[first:] into their chains.
 func (c *class) link(first int) {
 	for i := first; i < len(c.entries); i++ {
 		e := &c.entries[i]
-		h := c.headIndex(e.gram)
+		h := e.key >> c.headShift
 		e.next = c.heads[h]
 		c.heads[h] = uint32(i + 1)
 	}
 }
 
-// setBits adds entries[first:] to the filter.
-func (c *class) setBits(first int) {
-	for i := first; i < len(c.entries); i++ {
-		w, m := c.filterProbe(c.entries[i].gram)
+// setBits adds the grams of p at offsets 0..stride-1 to the filter.
+func (c *class) setBits(p string) {
+	for off := 0; off < c.stride; off++ {
+		w, m := c.filterProbe(gramAtString(p[off:], c.q))
 		c.filter[w] |= m
 	}
 }
 
-// rebuildHeads doubles the hash table (load factor <= 1) and relinks every
-// entry. Growth is geometric, so its cost is amortised over the adds.
+// rebuildHeads resizes the verification table (load factor <= 1) and
+// relinks every entry. Growth is geometric, so its cost is amortised.
 func (c *class) rebuildHeads() {
 	n := 64
 	for n < len(c.entries) {
@@ -157,16 +173,19 @@ func (c *class) rebuildHeads() {
 	c.link(0)
 }
 
-// rebuildFilter resizes the filter to about 16 bits per gram (at least
-// twice the current size) and sets every entry's bits again.
-func (c *class) rebuildFilter() {
+// rebuildFilter resizes the filter to about 32 bits per gram (at least
+// twice the current size) and sets every pattern's bits again. pats is the
+// set's pattern list.
+func (c *class) rebuildFilter(pats []string) {
 	words := len(c.filter)
-	for words*64 < len(c.entries)*32 {
+	for words*64 < len(c.ids)*c.stride*32 {
 		words *= 2
 	}
 	c.filter = make([]uint64, words)
 	c.filterShift = uint(64 - bits.TrailingZeros(uint(words)))
-	c.setBits(0)
+	for _, id := range c.ids {
+		c.setBits(pats[id])
+	}
 }
 
 // set is the pattern set of a Redactor. It is mutated only by Redactor.Add
@@ -189,6 +208,10 @@ type set struct {
 	prefix1 [4]uint64
 	prefix2 [1024]uint64
 	prefixN u64set
+	// prefixL holds fingerprints of the 8..15-byte prefixes of patterns
+	// longer than that. A fingerprint collision can only make a Writer hold
+	// back a few bytes more than needed, never redact or leak differently.
+	prefixL u64set
 }
 
 // rawFlag marks an index entry whose pattern was added as a secret (so its
@@ -201,6 +224,7 @@ func newSet() *set {
 	s.classes[1] = newClass(8, 4)
 	s.classes[2] = newClass(16, 8)
 	s.prefixN.init()
+	s.prefixL.init()
 	return s
 }
 
@@ -232,19 +256,21 @@ func (s *set) add(p string) bool {
 	id := uint32(len(s.pats))
 	s.pats = append(s.pats, p)
 	s.index[p] = id
-	for l := 1; l < len(p) && l <= 7; l++ {
+	for l := 1; l < len(p) && l <= 15; l++ {
 		switch l {
 		case 1:
 			s.prefix1[p[0]>>6] |= 1 << (p[0] & 63)
 		case 2:
 			k := uint16(p[0]) | uint16(p[1])<<8
 			s.prefix2[k>>6] |= 1 << (k & 63)
-		default:
+		case 3, 4, 5, 6, 7:
 			s.prefixN.insert(prefixKeyString(p[:l]))
+		default:
+			s.prefixL.insert(longPrefixFP(gramAtString(p, 8), gramAtString(p[8:], l-8), l))
 		}
 	}
 	if ci := classOf(len(p)); ci >= 0 {
-		s.classes[ci].add(id, p)
+		s.classes[ci].add(id, p, s.pats)
 	} else {
 		if s.tiny == nil {
 			s.tiny = new([256][]uint32)
@@ -261,6 +287,12 @@ func prefixKey(b []byte) uint64 {
 		k |= uint64(c) << (8 * i)
 	}
 	return k
+}
+
+// longPrefixFP is the fingerprint of an 8..15-byte prefix given as its
+// first 8 bytes, the rest packed little-endian, and its length.
+func longPrefixFP(head, rest uint64, l int) uint64 {
+	return mix(head^bits.RotateLeft64((rest|uint64(l)<<56)*hashMul2, 31)) | 1
 }
 
 func prefixKeyString(p string) uint64 {
@@ -282,7 +314,7 @@ func (s *set) scan(b []byte, ivs []span, live bool) ([]span, int) {
 	}
 	for ci := range s.classes {
 		c := &s.classes[ci]
-		if c.count == 0 {
+		if len(c.ids) == 0 {
 			continue
 		}
 		if c.q == 8 {
@@ -319,7 +351,7 @@ func (s *set) scan8(c *class, b []byte, ivs []span, live bool, liveFrom int) ([]
 		if filter[h>>shift]&m != m {
 			continue
 		}
-		ivs, liveFrom = s.verify(c, b, i, g, ivs, live, liveFrom)
+		ivs, liveFrom = s.verify(c, b, i, ivs, live, liveFrom)
 	}
 	return ivs, liveFrom
 }
@@ -334,31 +366,38 @@ func (s *set) scan4(c *class, b []byte, ivs []span, live bool, liveFrom int) ([]
 		if filter[h>>shift]&m != m {
 			continue
 		}
-		ivs, liveFrom = s.verify(c, b, i, g, ivs, live, liveFrom)
+		ivs, liveFrom = s.verify(c, b, i, ivs, live, liveFrom)
 	}
 	return ivs, liveFrom
 }
 
-// verify checks the candidates of gram g read at position i of b: each
-// pattern of class c holding g at some offset o may occur at i-o.
-func (s *set) verify(c *class, b []byte, i int, g uint64, ivs []span, live bool, liveFrom int) ([]span, int) {
-	for k := c.heads[c.headIndex(g)]; k != 0; {
-		e := &c.entries[k-1]
-		k = e.next
-		if e.gram != g {
+// verify checks the candidate starts of a filter hit at sample position i
+// of b: an occurrence whose sampled gram is at i starts at i-o for some o in
+// 0..stride-1, and its first minLen bytes are then one of the class's
+// windows. Each start is tried from exactly one sample position, so every
+// occurrence is reported once.
+func (s *set) verify(c *class, b []byte, i int, ivs []span, live bool, liveFrom int) ([]span, int) {
+	m := c.minLen
+	for o := 0; o < c.stride && o <= i; o++ {
+		start := i - o
+		if start+m > len(b) {
 			continue
 		}
-		start := i - int(e.po&15)
-		if start < 0 {
-			continue
-		}
-		p := s.pats[e.po>>4]
-		if end := start + len(p); end <= len(b) {
-			if string(b[start:end]) == p {
-				ivs = append(ivs, span{start, end})
+		key := windowHash(b[start:], m)
+		for k := c.heads[key>>c.headShift]; k != 0; {
+			e := &c.entries[k-1]
+			k = e.next
+			if e.key != key {
+				continue
 			}
-		} else if live && start < liveFrom && string(b[start:]) == p[:len(b)-start] {
-			liveFrom = start
+			p := s.pats[e.pat]
+			if end := start + len(p); end <= len(b) {
+				if string(b[start:end]) == p {
+					ivs = append(ivs, span{start, end})
+				}
+			} else if live && start < liveFrom && string(b[start:]) == p[:len(b)-start] {
+				liveFrom = start
+			}
 		}
 	}
 	return ivs, liveFrom
@@ -393,29 +432,11 @@ func (s *set) isPrefix(x []byte) bool {
 	case l <= 7:
 		return s.prefixN.has(prefixKey(x))
 	default:
-		// 8..15 bytes: a prefix of a pattern of the long class (those of
-		// the middle class are at most 15 bytes long, and their prefixes of
-		// 8 bytes or more are found by the scan).
-		c := &s.classes[longClass]
-		if c.count == 0 {
-			return false
+		var rest uint64
+		for i := l - 1; i >= 8; i-- {
+			rest = rest<<8 | uint64(x[i])
 		}
-		g := binary.LittleEndian.Uint64(x)
-		w, m := c.filterProbe(g)
-		if c.filter[w]&m != m {
-			return false
-		}
-		for k := c.heads[c.headIndex(g)]; k != 0; {
-			e := &c.entries[k-1]
-			k = e.next
-			if e.gram != g || e.po&15 != 0 {
-				continue
-			}
-			if p := s.pats[e.po>>4]; len(p) > l && p[:l] == string(x) {
-				return true
-			}
-		}
-		return false
+		return s.prefixL.has(longPrefixFP(binary.LittleEndian.Uint64(x), rest, l))
 	}
 }
 
