@@ -61,7 +61,7 @@ type ventry struct {
 // class indexes the patterns of one length range. See the file comment.
 type class struct {
 	minLen int // m: every pattern in the class is at least this long
-	q      int // gram length: 4 or 8 bytes
+	q      int // gram length: 4..8 bytes
 	stride int // s = m-q+1: sampling step, and grams indexed per pattern
 
 	ids []uint32 // the patterns of the class
@@ -199,7 +199,7 @@ type set struct {
 	tiny *[256][]uint32
 
 	// classes: [4,8) with 4-grams at every position; [8,16) with 4-grams
-	// every 5 bytes; [16,∞) with 8-grams every 9 bytes.
+	// every 5 bytes; [16,∞) with 5-grams every 12 bytes.
 	classes [3]class
 
 	// Prefix tables for the live-partial-match computation: first byte and
@@ -222,7 +222,7 @@ func newSet() *set {
 	s := &set{index: make(map[string]uint32)}
 	s.classes[0] = newClass(4, 4)
 	s.classes[1] = newClass(8, 4)
-	s.classes[2] = newClass(16, 8)
+	s.classes[2] = newClass(16, 5)
 	s.prefixN.init()
 	s.prefixL.init()
 	return s
@@ -317,8 +317,8 @@ func (s *set) scan(b []byte, ivs []span, live bool) ([]span, int) {
 		if len(c.ids) == 0 {
 			continue
 		}
-		if c.q == 8 {
-			ivs, liveFrom = s.scan8(c, b, ivs, live, liveFrom)
+		if c.q > 4 {
+			ivs, liveFrom = s.scanWide(c, b, ivs, live, liveFrom)
 		} else {
 			ivs, liveFrom = s.scan4(c, b, ivs, live, liveFrom)
 		}
@@ -341,11 +341,15 @@ func (s *set) scanTiny(b []byte, ivs []span) []span {
 	return ivs
 }
 
-// scan8 is the sampled scan of a class with 8-byte grams: the hot loop.
-func (s *set) scan8(c *class, b []byte, ivs []span, live bool, liveFrom int) ([]span, int) {
+// scanWide is the sampled scan of a class with 5..8-byte grams: the hot
+// loop. Grams are read as 8-byte words and masked; the last samples, too
+// close to the end for a whole word, are read byte by byte.
+func (s *set) scanWide(c *class, b []byte, ivs []span, live bool, liveFrom int) ([]span, int) {
 	filter, shift, stride := c.filter, c.filterShift, c.stride
-	for i := 0; i+8 <= len(b); i += stride {
-		g := binary.LittleEndian.Uint64(b[i:])
+	mask := uint64(1)<<(8*c.q) - 1
+	i := 0
+	for ; i+8 <= len(b); i += stride {
+		g := binary.LittleEndian.Uint64(b[i:]) & mask
 		h := g * hashMul1
 		m := uint64(1)<<((h>>26)&63) | uint64(1)<<((h>>32)&63)
 		if filter[h>>shift]&m != m {
@@ -353,10 +357,26 @@ func (s *set) scan8(c *class, b []byte, ivs []span, live bool, liveFrom int) ([]
 		}
 		ivs, liveFrom = s.verify(c, b, i, ivs, live, liveFrom)
 	}
+	for ; i+c.q <= len(b); i += stride {
+		w, m := c.filterProbe(gramAtBytes(b[i:], c.q))
+		if filter[w]&m != m {
+			continue
+		}
+		ivs, liveFrom = s.verify(c, b, i, ivs, live, liveFrom)
+	}
 	return ivs, liveFrom
 }
 
-// scan4 is scan8 for a class with 4-byte grams.
+// gramAtBytes reads the q-gram at the start of b byte by byte.
+func gramAtBytes(b []byte, q int) uint64 {
+	var g uint64
+	for i := q - 1; i >= 0; i-- {
+		g = g<<8 | uint64(b[i])
+	}
+	return g
+}
+
+// scan4 is scanWide for a class with 4-byte grams.
 func (s *set) scan4(c *class, b []byte, ivs []span, live bool, liveFrom int) ([]span, int) {
 	filter, shift, stride := c.filter, c.filterShift, c.stride
 	for i := 0; i+4 <= len(b); i += stride {
