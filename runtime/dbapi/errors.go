@@ -63,4 +63,3 @@ var (
 	ErrMalformedRequest      error = &sentinel{CodeMalformedRequest}
 	ErrBadRequest            error = &sentinel{CodeBadRequest}
 )
-
