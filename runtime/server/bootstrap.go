@@ -2,10 +2,9 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hush-secrets/hush/runtime/auth"
@@ -15,13 +14,16 @@ import (
 // BootstrapUserName is the admin user created on the first start.
 const BootstrapUserName = "admin"
 
-// bootstrapMeta is the Meta name replicas race on with InitMeta: the one
-// whose nonce is stored creates the admin, the others do nothing.
-const bootstrapMeta = "server/bootstrap"
+// bootstrapMeta marks, with the value bootstrapDone, a store whose
+// bootstrap has completed.
+const (
+	bootstrapMeta = "server/bootstrap"
+	bootstrapDone = "done"
+)
 
 // BootstrapResult says what Bootstrap did.
 type BootstrapResult struct {
-	// Created is true when this call created the admin user and its token.
+	// Created is true when this call issued the bootstrap token.
 	Created bool
 	// Token is the bootstrap token's value (only when Created). Show it once.
 	Token string
@@ -30,49 +32,67 @@ type BootstrapResult struct {
 // Bootstrap prepares an empty store: the "admins" group, the user "admin"
 // in it, and a token for that user that never expires. token is the value
 // to use (HUSH_BOOTSTRAP_TOKEN; it must pass auth.ValidateTokenFormat), or
-// "" to generate one. A store that already has users is left alone. Replicas
-// starting at once on a shared store agree through InitMeta, so at most one
-// bootstrap admin is created.
+// "" to generate one. A store whose bootstrap completed, or that has users
+// but no "admin", is left alone.
+//
+// Replicas starting at once on a shared store create at most one admin: the
+// store's unique user names let exactly one of them create it. A bootstrap
+// interrupted after the admin was created (a crash) is finished by the next
+// start, which issues the token then; so an admin never stays without one.
 func Bootstrap(ctx context.Context, st store.Store, token string, now time.Time) (BootstrapResult, error) {
 	if token != "" {
 		if err := auth.ValidateTokenFormat(token); err != nil {
 			return BootstrapResult{}, fmt.Errorf("bootstrap token: %w", err)
 		}
 	}
+	if v, err := st.GetMeta(ctx, bootstrapMeta); err == nil && string(v) == bootstrapDone {
+		return BootstrapResult{}, nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return BootstrapResult{}, fmt.Errorf("bootstrap: %w", err)
+	}
 	users, err := st.ListUsers(ctx)
 	if err != nil {
 		return BootstrapResult{}, fmt.Errorf("bootstrap: list users: %w", err)
-	}
-	if len(users) > 0 {
-		return BootstrapResult{}, nil
-	}
-	nonce := make([]byte, 16)
-	if _, err := rand.Read(nonce); err != nil {
-		return BootstrapResult{}, fmt.Errorf("bootstrap: %w", err)
-	}
-	mine := []byte(hex.EncodeToString(nonce))
-	got, err := st.InitMeta(ctx, bootstrapMeta, mine)
-	if err != nil {
-		return BootstrapResult{}, fmt.Errorf("bootstrap: claim: %w", err)
-	}
-	if string(got) != string(mine) {
-		return BootstrapResult{}, nil // another replica bootstraps (or did)
 	}
 	admins, err := ensureGroup(ctx, st, auth.GroupAdmins, now)
 	if err != nil {
 		return BootstrapResult{}, err
 	}
-	uid, err := newNumericID()
-	if err != nil {
-		return BootstrapResult{}, err
+	var u store.User
+	if len(users) == 0 {
+		uid, err := newNumericID()
+		if err != nil {
+			return BootstrapResult{}, err
+		}
+		u = store.User{ID: uid, UserName: BootstrapUserName, DisplayName: "Administrator", Active: true, CreatedAt: now}
+		if err := st.CreateUser(ctx, u); errors.Is(err, store.ErrExists) {
+			return BootstrapResult{}, nil // another replica is bootstrapping
+		} else if err != nil {
+			return BootstrapResult{}, fmt.Errorf("bootstrap: create user %s: %w", BootstrapUserName, err)
+		}
+	} else {
+		// Users exist: only an interrupted bootstrap (an admin without a
+		// token, the completion mark missing) is left to finish.
+		u, err = st.GetUserByName(ctx, BootstrapUserName)
+		if errors.Is(err, store.ErrNotFound) {
+			return BootstrapResult{}, markBootstrapped(ctx, st)
+		}
+		if err != nil {
+			return BootstrapResult{}, fmt.Errorf("bootstrap: %w", err)
+		}
+		toks, err := st.ListTokens(ctx, u.ID)
+		if err != nil {
+			return BootstrapResult{}, fmt.Errorf("bootstrap: %w", err)
+		}
+		if len(toks) > 0 {
+			return BootstrapResult{}, markBootstrapped(ctx, st)
+		}
 	}
-	u := store.User{ID: uid, UserName: BootstrapUserName, DisplayName: "Administrator", Active: true, CreatedAt: now}
-	if err := st.CreateUser(ctx, u); err != nil {
-		return BootstrapResult{}, fmt.Errorf("bootstrap: create user %s: %w", BootstrapUserName, err)
-	}
-	admins.Members = append(admins.Members, u.ID)
-	if err := st.UpdateGroup(ctx, admins); err != nil {
-		return BootstrapResult{}, fmt.Errorf("bootstrap: add %s to %s: %w", BootstrapUserName, auth.GroupAdmins, err)
+	if !slices.Contains(admins.Members, u.ID) {
+		admins.Members = append(admins.Members, u.ID)
+		if err := st.UpdateGroup(ctx, admins); err != nil {
+			return BootstrapResult{}, fmt.Errorf("bootstrap: add %s to %s: %w", BootstrapUserName, auth.GroupAdmins, err)
+		}
 	}
 	if token == "" {
 		if token, err = auth.NewToken(); err != nil {
@@ -82,7 +102,17 @@ func Bootstrap(ctx context.Context, st store.Store, token string, now time.Time)
 	if _, err := storeToken(ctx, st, u, u.ID, token, 0, "bootstrap token", now); err != nil {
 		return BootstrapResult{}, fmt.Errorf("bootstrap: %w", err)
 	}
+	if err := markBootstrapped(ctx, st); err != nil {
+		return BootstrapResult{}, err
+	}
 	return BootstrapResult{Created: true, Token: token}, nil
+}
+
+func markBootstrapped(ctx context.Context, st store.Store) error {
+	if err := st.PutMeta(ctx, bootstrapMeta, []byte(bootstrapDone)); err != nil {
+		return fmt.Errorf("bootstrap: mark done: %w", err)
+	}
+	return nil
 }
 
 // ensureGroup returns the group named name, creating it if needed.

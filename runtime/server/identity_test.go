@@ -14,6 +14,7 @@ import (
 	"github.com/hush-secrets/hush/runtime/auth"
 	"github.com/hush-secrets/hush/runtime/server"
 	"github.com/hush-secrets/hush/runtime/server/servertest"
+	"github.com/hush-secrets/hush/runtime/store"
 	"github.com/hush-secrets/hush/runtime/store/bolt"
 	"github.com/hush-secrets/hush/runtime/store/postgres"
 	"github.com/hush-secrets/hush/runtime/store/storetest"
@@ -341,5 +342,46 @@ func TestBootstrapReplicas(t *testing.T) {
 	}
 	if created != 1 || len(users) != 1 || len(toks) != 1 {
 		t.Fatalf("created by %d replicas, %d users, %d tokens; want 1 each", created, len(users), len(toks))
+	}
+}
+
+// TestBootstrapResumes: a bootstrap interrupted after the admin user was
+// created (no token, not yet in admins) is finished by the next start; a
+// store with users but no "admin" is left alone.
+func TestBootstrapResumes(t *testing.T) {
+	ctx := context.Background()
+	st, err := bolt.Open(t.TempDir() + "/hush.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CreateUser(ctx, store.User{ID: "1", UserName: "admin", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := server.Bootstrap(ctx, st, "", time.Now())
+	if err != nil || !res.Created {
+		t.Fatalf("resume: %+v %v", res, err)
+	}
+	id, err := auth.NewAuthenticator(st, nil).Authenticate(ctx, res.Token)
+	if err != nil || id.User.ID != "1" || !id.IsAdmin() {
+		t.Fatalf("resumed admin: %+v %v", id, err)
+	}
+	if res, err := server.Bootstrap(ctx, st, "", time.Now()); err != nil || res.Created {
+		t.Fatalf("after completion: %+v %v", res, err)
+	}
+
+	other, err := bolt.Open(t.TempDir() + "/hush.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.CreateUser(ctx, store.User{ID: "1", UserName: "someone@example.com", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := server.Bootstrap(ctx, other, "", time.Now()); err != nil || res.Created {
+		t.Fatalf("store without admin: %+v %v", res, err)
+	}
+	if toks, _ := other.ListTokens(ctx, ""); len(toks) != 0 {
+		t.Fatalf("%d tokens issued", len(toks))
 	}
 }
