@@ -34,7 +34,7 @@ const Token = "[REDACTED]"
 var ErrTooShort = errors.New("secret too short to redact")
 
 // ErrFull is returned (wrapped) by Add when the set already holds the
-// maximum number of patterns (2^28).
+// maximum number of patterns (2^31).
 var ErrFull = errors.New("redaction set is full")
 
 // Default length policy, applied for zero Options fields.

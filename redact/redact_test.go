@@ -108,8 +108,10 @@ func TestRandomAgainstNaive(t *testing.T) {
 // reference can afford to run often.
 func TestAgainstAhoCorasick(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for iter := range 10 {
-		pats := randPatterns(rng, 2000, 4, 48, "abcdefghij")
+	for iter := range 5 {
+		// cloudflare/ahocorasick takes about 4 KiB per pattern byte: keep
+		// the set small enough for CI.
+		pats := randPatterns(rng, 300, 4, 30, "abcdefghij")
 		r := newTestRedactor(t, pats)
 		m := ahocorasick.NewStringMatcher(pats)
 		text := plantedText(rng, 20000, pats[:50], "abcdefghij")

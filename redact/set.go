@@ -12,15 +12,22 @@ import (
 // q-gram every few bytes and rejects almost all of them with one probe into a
 // small bit table.
 //
-// Patterns are grouped by length into classes. A class with minimum pattern
-// length m samples q-grams at the positions i ≡ 0 (mod s), s = m-q+1. Any
-// occurrence of a pattern of length >= m at position a covers the positions
-// a..a+m-q, exactly one of which is sampled, and the q-gram read there is the
-// pattern's q-gram at some offset o in 0..s-1. So a class indexes the s
-// q-grams p[o:o+q] of each of its patterns: a two-bit-per-gram blocked Bloom
-// filter answers "maybe" for a sampled gram, and a chained hash table from
-// gram to (pattern, offset) gives the candidates that are then compared byte
-// by byte. Every occurrence is found exactly once.
+// Patterns are grouped by length into classes: [4,8) with 4-grams at every
+// position, [8,16) with 4-grams every 5 bytes, [16,∞) with 5-grams every 12
+// bytes (and patterns of 1..3 bytes, only possible with a MinLength below 4,
+// checked naively at every byte). A class with minimum pattern length m
+// samples q-grams at the positions i ≡ 0 (mod s), s = m-q+1. An occurrence
+// of a pattern of length >= m at position a covers the positions a..a+m-q,
+// exactly one of which is sampled, and the q-gram read there is the
+// pattern's q-gram at some offset o in 0..s-1. So a class puts the s q-grams
+// p[o:o+q] of each of its patterns into a blocked Bloom filter (two bits per
+// gram in one word). When a sampled gram passes the filter, each candidate
+// start i-o is verified: the hash of its first m bytes (the pattern's
+// "window") is looked up in a chained table holding one entry per pattern,
+// and the candidates found there are compared byte by byte. A start is tried
+// from exactly one sample position, so every occurrence is reported once;
+// keying verification by the whole window, not the gram, keeps it cheap when
+// thousands of keys share a prefix such as "sk_live_".
 //
 // The streaming Writer also needs the start of the longest suffix of its
 // buffer that is a proper prefix of some pattern (a live partial match: it
@@ -29,11 +36,15 @@ import (
 //
 //   - L <= 7: exact tables of the pattern prefixes of that length (first
 //     byte, first two bytes, and a hash set of the 3..7-byte prefixes);
-//   - 8 <= L <= 15: the prefix q-gram (offset 0) of the long class, looked up
-//     at each of those positions;
-//   - L >= m of a class (16 for the long class, 8 for the middle one): the
-//     sampled scan itself sees such a prefix, because it covers a whole
-//     sampled window; verification reports it as a partial occurrence.
+//   - 8 <= L <= 15: a set of 64-bit fingerprints of the 8..15-byte prefixes
+//     (a collision could only hold a few bytes longer, never change output);
+//   - L >= m of a pattern's class: the sampled scan itself sees such a
+//     prefix, because it covers a whole window; verification reports it as a
+//     partial occurrence.
+//
+// Holding more than needed never changes the output: the held bytes are
+// scanned again with what follows. Only the minimality of Buffered depends
+// on the exactness of these tables.
 
 // Hash multipliers (odd 64-bit constants with well-mixed bits).
 const (
@@ -41,9 +52,9 @@ const (
 	hashMul2 = 0xC2B2AE3D27D4EB4F
 )
 
-// maxPatterns bounds the number of distinct patterns: a pattern id shares a
-// uint32 with a q-gram offset (4 bits) in the class tables.
-const maxPatterns = 1 << 28
+// maxPatterns bounds the number of distinct patterns (ids are uint32, and
+// chain links are index+1).
+const maxPatterns = 1 << 31
 
 // span is a half-open byte range [start, end) of a buffer covered by one or
 // more pattern occurrences.
@@ -173,12 +184,21 @@ func (c *class) rebuildHeads() {
 	c.link(0)
 }
 
-// rebuildFilter resizes the filter to about 32 bits per gram (at least
+// smallFilterBits is the filter size (32 KiB) up to which a class keeps 128
+// bits per gram instead of 32, for fewer false hits at no cache cost.
+const smallFilterBits = 32 << 13
+
+// rebuildFilter resizes the filter to about 32 bits per gram (128 while small) (at least
 // twice the current size) and sets every pattern's bits again. pats is the
 // set's pattern list.
 func (c *class) rebuildFilter(pats []string) {
+	grams := len(c.ids) * c.stride
+	bitsPerGram := 32
+	if grams*128 <= smallFilterBits {
+		bitsPerGram = 128 // small sets: a sparser filter still fits in L1
+	}
 	words := len(c.filter)
-	for words*64 < len(c.ids)*c.stride*32 {
+	for words*64 < grams*bitsPerGram {
 		words *= 2
 	}
 	c.filter = make([]uint64, words)
@@ -227,9 +247,6 @@ func newSet() *set {
 	s.prefixL.init()
 	return s
 }
-
-// longClass is the index of the class of patterns of 16 bytes or more.
-const longClass = 2
 
 func classOf(n int) int {
 	switch {
