@@ -114,6 +114,7 @@ func testACLMatrix(t *testing.T, s *servertest.Server) {
 			i++
 			scope := fmt.Sprintf("m%d", i)
 			t.Run(ep.name+"/"+c.name, func(t *testing.T) {
+				t.Parallel() // each case has a scope of its own
 				grant(t, s, scope)
 				var body any
 				if ep.body != nil {
