@@ -181,6 +181,9 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if !boot.Created && os.Getenv(envBootstrapToken) != "" {
+		log.Warn(envBootstrapToken + " is set but the store is already bootstrapped; it is ignored (unset it)")
+	}
 	if boot.Created {
 		path := filepath.Join(o.data, bootstrapFileName)
 		if err := writeSecretFile(path, boot.Token+"\n"); err != nil {
