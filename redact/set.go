@@ -451,6 +451,15 @@ func (s *set) liveTail(b []byte, best int) int {
 		if st >= best {
 			break
 		}
+		if l >= 2 {
+			// Necessary for any longer prefix too: its first two bytes
+			// begin a pattern of more than two bytes. One bit test
+			// rejects most positions before the costlier lookups.
+			k := uint16(b[st]) | uint16(b[st+1])<<8
+			if s.prefix2[k>>6]&(1<<(k&63)) == 0 {
+				continue
+			}
+		}
 		if s.isPrefix(b[st:]) {
 			return st
 		}
