@@ -420,6 +420,11 @@ func (s *set) verify(c *class, b []byte, i int, ivs []span, live bool, liveFrom 
 		if start+m > len(b) {
 			continue
 		}
+		// A pattern starting here begins with these two bytes: one bit
+		// test rejects most candidate starts before the table lookup.
+		if k := uint16(b[start]) | uint16(b[start+1])<<8; s.prefix2[k>>6]&(1<<(k&63)) == 0 {
+			continue
+		}
 		key := windowHash(b[start:], m)
 		for k := c.heads[key>>c.headShift]; k != 0; {
 			e := &c.entries[k-1]
