@@ -96,6 +96,11 @@ func New(opts Options) *Redactor {
 // cheap no-op. Add may be called while other goroutines use the Redactor;
 // every Write and Redact that starts after Add returns sees the new
 // patterns. The secret is copied; the caller may reuse the slice.
+//
+// Add is amortised O(1) in the size of the set: the tables grow
+// geometrically. A growth step rebuilds one table under the write lock, so
+// a Write that coincides with it waits for the rebuild (tens of milliseconds
+// at 100,000 secrets, rarely).
 func (r *Redactor) Add(secret []byte) error {
 	if len(secret) < r.minLen {
 		return fmt.Errorf("redact: add secret of %d bytes (minimum %d): %w", len(secret), r.minLen, ErrTooShort)

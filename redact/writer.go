@@ -21,6 +21,11 @@ var ErrClosed = errors.New("redact: Writer is closed")
 // to the held-back bytes too: a secret added between two writes is redacted
 // wherever it starts in the bytes not yet released.
 //
+// Each Write rescans the held-back bytes with the new ones, so a Write costs
+// time in proportion to the bytes held plus the bytes written: feeding a
+// very long secret (kilobytes) a few bytes per Write is quadratic in its
+// length. Ordinary output and secrets of API-key size are unaffected.
+//
 // A Writer is not safe for concurrent use; the Redactor behind it is. Close
 // flushes but does not close the underlying writer.
 type Writer struct {
