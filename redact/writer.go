@@ -33,7 +33,8 @@ type Writer struct {
 	w io.Writer
 
 	// buf holds the matching context: the stream from the start of the
-	// longest suffix that is a proper prefix of a pattern. buf[:hold] has
+	// longest suffix that is a proper prefix of a pattern (empty when there
+	// is none; then Write scans its argument in place). buf[:hold] has
 	// already been written out; buf[hold:] is held back.
 	buf  []byte
 	hold int
@@ -62,8 +63,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	w.buf = append(w.buf, p...)
-	b := w.buf
+	// With no context held, scan p in place (the common case: no copy).
+	b := p
+	if len(w.buf) > 0 {
+		w.buf = append(w.buf, p...)
+		b = w.buf
+	}
 
 	w.r.mu.RLock()
 	ivs, live := w.r.set.scan(b, w.ivs[:0], true)
@@ -76,9 +81,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if err := w.writeOut(b, ivs, from, cut); err != nil {
 		return 0, err
 	}
-	// Keep the context from the live prefix on.
-	n := copy(w.buf, b[live:])
-	w.buf = w.buf[:n]
+	// Keep the context from the live prefix on (b may be w.buf itself:
+	// append moves the bytes with memmove, which allows the overlap).
+	w.buf = append(w.buf[:0], b[live:]...)
 	w.hold = cut - live
 	return len(p), nil
 }
