@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -401,23 +400,10 @@ type vectorFile struct {
 	} `json:"encoded"`
 }
 
-// loadVectors reads the shared redaction vectors: a copy in testdata if
-// there is one, else the shared folder next to the repository.
+// loadVectors reads the encoded part of the redaction vectors (vectorsData).
 func loadVectors(t *testing.T) vectorFile {
 	t.Helper()
-	var data []byte
-	var err error
-	for _, p := range []string{
-		filepath.Join("testdata", "redact-vectors.json"),
-		filepath.Join("..", "..", "shared", "vectors", "redact-vectors.json"),
-	} {
-		if data, err = os.ReadFile(p); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("the shared redaction vectors are required (testdata/redact-vectors.json or ../../shared/vectors/redact-vectors.json, next to the repository): %v", err)
-	}
+	data := vectorsData(t)
 	var vf vectorFile
 	if err := json.Unmarshal(data, &vf); err != nil {
 		t.Fatalf("parse vectors: %v", err)

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -33,25 +32,32 @@ type redactVectorFile struct {
 	Encoded []redactVector `json:"encoded"`
 }
 
-// readRedactVectors reads ../../shared/vectors/redact-vectors.json, found
-// relative to this source file so the test works from any directory.
+// vectorsData returns the redaction vectors file: testdata/redact-vectors.json,
+// a copy of the shared vectors (shared/vectors/redact-vectors.json) kept in
+// the repository so a clone tests on its own. When the shared folder sits
+// next to the repository, the copy must equal it: a drift fails here.
+func vectorsData(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "redact-vectors.json"))
+	if err != nil {
+		t.Fatalf("read the redaction vectors: %v", err)
+	}
+	shared, err := os.ReadFile(filepath.Join("..", "..", "shared", "vectors", "redact-vectors.json"))
+	if err == nil && !bytes.Equal(shared, data) {
+		t.Fatal("redact/testdata/redact-vectors.json differs from ../shared/vectors/redact-vectors.json: copy the shared file over it")
+	}
+	return data
+}
+
+// readRedactVectors parses the vectors file.
 func readRedactVectors(t *testing.T) redactVectorFile {
 	t.Helper()
-	_, self, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("cannot locate the test source file to find the vectors")
-	}
-	path := filepath.Join(filepath.Dir(self), "..", "..", "shared", "vectors", "redact-vectors.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("the shared redaction vectors are required: %v (expected at %s, next to the repository)", err, path)
-	}
 	var f redactVectorFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatalf("parse %s: %v", path, err)
+	if err := json.Unmarshal(vectorsData(t), &f); err != nil {
+		t.Fatalf("parse the redaction vectors: %v", err)
 	}
 	if len(f.Exact) == 0 || len(f.Encoded) == 0 {
-		t.Fatalf("%s has no exact or no encoded vectors", path)
+		t.Fatal("the redaction vectors have no exact or no encoded vectors")
 	}
 	return f
 }
