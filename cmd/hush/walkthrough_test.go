@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"fmt"
 	"net"
@@ -29,8 +30,8 @@ func readmeBlock(t *testing.T, readme, name string) string {
 }
 
 // TestREADMEWalkthrough runs the README's "From nothing to [REDACTED]" walk
-// exactly as written: the server block in the background and the client
-// block in bash, with the real binary on PATH, a fresh HOME, and the
+// and its curl flow exactly as written: the server block in the background,
+// then the client and curl blocks in bash, with the real binary on PATH, a fresh HOME, and the
 // README's port 8300 swapped for a free one. A README edit that breaks the
 // walk breaks this test.
 func TestREADMEWalkthrough(t *testing.T) {
@@ -47,6 +48,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	swap := func(s string) string { return strings.ReplaceAll(s, "127.0.0.1:8300", addr) }
 	serverScript := swap(readmeBlock(t, readme, "server"))
 	clientScript := swap(readmeBlock(t, readme, "client"))
+	curlScript := swap(readmeBlock(t, readme, "curl"))
 
 	bin := buildHush(t)
 	home := t.TempDir()
@@ -93,6 +95,20 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 	if strings.Contains(string(out), "correct-horse-battery-staple") {
 		t.Errorf("the secret leaked in the walkthrough's output:\n%s", out)
+	}
+
+	// The curl block: every call must succeed (curl -f) and show what the
+	// README says it shows.
+	curl := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", curlScript)
+	curl.Dir, curl.Env = work, env
+	out, err = curl.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's curl block failed: %v\n%s\nserver:\n%s", err, out, serverOut.String())
+	}
+	for _, want := range []string{`"name":"etl"`, `"value":"` + base64.StdEncoding.EncodeToString([]byte("AKIAEXAMPLEEXAMPLE42")) + `"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the curl block's output lacks %s:\n%s", want, out)
+		}
 	}
 }
 
