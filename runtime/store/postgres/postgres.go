@@ -743,6 +743,39 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
 	return nil
 }
 
+// AppendEvents appends events in one INSERT statement (one round trip,
+// one commit): the batch is stored entirely or not at all, and seq follows
+// the slice order (PostgreSQL evaluates the volatile nextval default after
+// the ORDER BY). The server uses it for group commit (server.EventBatcher).
+func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	n := len(events)
+	at := make([]*time.Time, n)
+	actor, action, scope, scopeKey := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	key, remote, code := make([]string, n), make([]string, n), make([]string, n)
+	allowed := make([]bool, n)
+	for i, e := range events {
+		if !e.Time.IsZero() {
+			t := e.Time.Truncate(time.Microsecond).UTC()
+			at[i] = &t
+		}
+		actor[i], action[i], scope[i], scopeKey[i] = e.Actor, e.Action, e.Scope, secrets.ScopeKey(e.Scope)
+		key[i], remote[i], allowed[i], code[i] = e.Key, e.Remote, e.Allowed, e.ErrorCode
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO audit_events (at, actor, action, scope, scope_key, key, remote, allowed, error_code)
+		SELECT at, actor, action, scope, scope_key, key, remote, allowed, error_code
+		FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::text[])
+			WITH ORDINALITY AS e(at, actor, action, scope, scope_key, key, remote, allowed, error_code, ord)
+		ORDER BY ord`,
+		at, actor, action, scope, scopeKey, key, remote, allowed, code)
+	if err != nil {
+		return fmt.Errorf("append %d audit events: %w", n, err)
+	}
+	return nil
+}
+
 // ListEvents implements store.Audit. Scope compares case-insensitively,
 // Actor exactly; Since is inclusive.
 func (s *Store) ListEvents(ctx context.Context, f store.AuditFilter) ([]store.Event, error) {
