@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -167,6 +168,18 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
+	if os.Getenv(seal.MasterKeyEnv) == "" {
+		promoted, err := recoverPendingKey(ctx, st, o.data)
+		if err != nil {
+			return err
+		}
+		if promoted {
+			log.Warn("finished an interrupted master key rotation: " + seal.MasterKeyFile + pendingKeySuffix + " opens the store and now replaces " + seal.MasterKeyFile)
+			if key, _, err = seal.ReadMasterKey("", o.data); err != nil {
+				return fmt.Errorf("master key: %w", err)
+			}
+		}
+	}
 	sealer, err := seal.Open(ctx, st, key)
 	if err != nil {
 		return fmt.Errorf("open sealer: %w", err)
@@ -287,6 +300,24 @@ file is replaced by the new key.`,
 	return cmd
 }
 
+// pendingKeySuffix names the file (master.key.new) that holds the new key
+// while rotate-master-key re-wraps the data key.
+const pendingKeySuffix = ".new"
+
+// runRotate re-wraps the data key under a new master key. When the current
+// key is the key file, the steps are ordered so that a crash at any point
+// leaves a key on disk that opens the store:
+//
+//  1. the new key is written, fsynced, to master.key.new (master.key, the
+//     old key, still opens the store);
+//  2. the data key is re-wrapped in the store, one durable write (now
+//     master.key.new opens the store, master.key does not);
+//  3. master.key.new is renamed over master.key, atomically.
+//
+// A crash between 1 and 2 leaves a stale master.key.new, between 2 and 3
+// a master.key that no longer fits. Both are settled by recoverPendingKey,
+// which hush serve and this command run before loading the key: it keeps
+// whichever of the two files opens the store.
 func runRotate(ctx context.Context, o serveOptions, newKeyFile string, stdout io.Writer) error {
 	var text string
 	switch {
@@ -306,26 +337,119 @@ func runRotate(ctx context.Context, o serveOptions, newKeyFile string, stdout io
 		return fmt.Errorf("new master key: %w", err)
 	}
 	envKey := os.Getenv(seal.MasterKeyEnv)
-	oldKey, source, _, err := seal.LoadMasterKey(envKey, o.data)
-	if err != nil {
-		return fmt.Errorf("current master key: %w", err)
+	keyPath := filepath.Join(o.data, seal.MasterKeyFile)
+	pending := keyPath + pendingKeySuffix
+	// Never create a key here (that would be a key nothing is wrapped
+	// with), and fail before opening (or creating) the store.
+	if _, err := os.Stat(pending); envKey != "" || err != nil {
+		if _, _, err := seal.ReadMasterKey(envKey, o.data); err != nil {
+			return fmt.Errorf("current master key (nothing was changed): %w", err)
+		}
 	}
 	st, _, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := seal.Rewrap(ctx, st, oldKey, newKey); err != nil {
-		return fmt.Errorf("rotate master key: %w", err)
-	}
 	if envKey == "" {
-		if err := seal.WriteMasterKeyFile(filepath.Join(o.data, seal.MasterKeyFile), newKey); err != nil {
-			return fmt.Errorf("the data key is now wrapped by the new key, but writing it to the key file failed (keep the new key safe): %w", err)
+		if _, err := recoverPendingKey(ctx, st, o.data); err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "Master key rotated; %s now holds the new key.\n", filepath.Join(o.data, seal.MasterKeyFile))
+	}
+	oldKey, source, err := seal.ReadMasterKey(envKey, o.data)
+	if err != nil {
+		return fmt.Errorf("current master key (nothing was changed): %w", err)
+	}
+	if envKey != "" {
+		if err := seal.Rewrap(ctx, st, oldKey, newKey); err != nil {
+			return fmt.Errorf("rotate master key: %w", err)
+		}
+		fmt.Fprintf(stdout, "Master key rotated (the old key came from %s). Start hush serve with %s set to the new key.\n", source, seal.MasterKeyEnv)
 		return nil
 	}
-	fmt.Fprintf(stdout, "Master key rotated (the old key came from %s). Start hush serve with %s set to the new key.\n", source, seal.MasterKeyEnv)
+	if err := seal.WriteMasterKeyFile(pending, newKey); err != nil {
+		return fmt.Errorf("rotate master key (nothing was changed): %w", err)
+	}
+	if err := seal.Rewrap(ctx, st, oldKey, newKey); err != nil {
+		_ = os.Remove(pending)
+		return fmt.Errorf("rotate master key (nothing was changed): %w", err)
+	}
+	if err := promotePendingKey(pending, keyPath); err != nil {
+		return fmt.Errorf("the data key is now wrapped by the new key, kept in %s, but it could not replace %s (hush serve retries this at start): %w", pending, keyPath, err)
+	}
+	fmt.Fprintf(stdout, "Master key rotated; %s now holds the new key.\n", keyPath)
+	return nil
+}
+
+// recoverPendingKey settles a rotation of the key file that was cut short
+// (see runRotate): if dataDir/master.key.new exists, it is renamed over
+// master.key when it, and not master.key, opens the store (promoted is
+// true then), and removed when master.key still opens the store. With no
+// pending file, or no data key in the store yet, it does nothing.
+func recoverPendingKey(ctx context.Context, st store.Store, dataDir string) (promoted bool, err error) {
+	keyPath := filepath.Join(dataDir, seal.MasterKeyFile)
+	pending := keyPath + pendingKeySuffix
+	text, err := os.ReadFile(pending)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("interrupted master key rotation: %w", err)
+	}
+	if _, err := st.GetMeta(ctx, seal.DataKeyName); errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("interrupted master key rotation: %w", err)
+	}
+	opens := func(key []byte) (bool, error) {
+		_, err := seal.Open(ctx, st, key)
+		if errors.Is(err, seal.ErrWrongMasterKey) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	if cur, _, err := seal.ReadMasterKey("", dataDir); err == nil {
+		ok, err := opens(cur)
+		if err != nil {
+			return false, fmt.Errorf("interrupted master key rotation: %w", err)
+		}
+		if ok { // cut short before the re-wrap: the new key was never used
+			if err := os.Remove(pending); err != nil {
+				return false, fmt.Errorf("interrupted master key rotation: remove %s: %w", pending, err)
+			}
+			return false, nil
+		}
+	}
+	newKey, err := seal.ParseMasterKey(string(text))
+	if err != nil {
+		return false, fmt.Errorf("interrupted master key rotation: %s: %w", pending, err)
+	}
+	ok, err := opens(newKey)
+	if err != nil {
+		return false, fmt.Errorf("interrupted master key rotation: %w", err)
+	}
+	if !ok {
+		return false, fmt.Errorf("interrupted master key rotation: neither %s nor %s opens the store: %w", keyPath, pending, seal.ErrWrongMasterKey)
+	}
+	if err := promotePendingKey(pending, keyPath); err != nil {
+		return false, fmt.Errorf("interrupted master key rotation: %w", err)
+	}
+	return true, nil
+}
+
+// promotePendingKey renames pending over keyPath and makes the rename durable.
+func promotePendingKey(pending, keyPath string) error {
+	if err := os.Rename(pending, keyPath); err != nil {
+		return fmt.Errorf("replace master key file: %w", err)
+	}
+	d, err := os.Open(filepath.Dir(keyPath))
+	if err != nil {
+		return fmt.Errorf("sync data directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync data directory: %w", err)
+	}
 	return nil
 }
 
