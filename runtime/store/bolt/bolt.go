@@ -780,8 +780,20 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 // GroupsOf implements store.Identities; groups come ordered by display name.
 func (s *Store) GroupsOf(ctx context.Context, userID string) ([]store.Group, error) {
 	out := []store.Group{}
-	err := s.view(ctx, "groups of user", func(tx *bbolt.Tx) error {
+	// Every authenticated request asks this, so groups that cannot list the
+	// user are skipped without decoding: the record holds the member ID
+	// exactly as json.Marshal writes it, so a record without that encoding
+	// is not a match (one with it is still decoded and checked).
+	quoted, err := json.Marshal(userID)
+	if err != nil {
+		return nil, fmt.Errorf("groups of user: %w", err)
+	}
+	err = s.view(ctx, "groups of user", func(tx *bbolt.Tx) error {
+		groups := tx.Bucket(bGroups)
 		return tx.Bucket(bGroupsByNm).ForEach(func(_, id []byte) error {
+			if v := groups.Get(id); v != nil && !bytes.Contains(v, quoted) {
+				return nil
+			}
 			rec, err := getGroup(tx, string(id))
 			if err != nil {
 				return err

@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ACLs", func(t *testing.T) { testACLs(t, open(t)) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open(t)) })
 	t.Run("Groups", func(t *testing.T) { testGroups(t, open(t)) })
+	t.Run("GroupsOfOddIDs", func(t *testing.T) { testGroupsOfOddIDs(t, open(t)) })
 	t.Run("DeleteUser", func(t *testing.T) { testDeleteUser(t, open(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
@@ -586,6 +587,30 @@ func testGroups(t *testing.T, s store.Store) {
 	wantErr(t, "GetGroupByName deleted", err, store.ErrNotFound)
 	wantErr(t, "DeleteGroup twice", s.DeleteGroup(ctxBG, "g1"), store.ErrNotFound)
 	must(t, s.CreateGroup(ctxBG, store.Group{ID: "g4", DisplayName: "admins"}))
+}
+
+// testGroupsOfOddIDs: GroupsOf matches member IDs exactly, also IDs with
+// characters that encodings escape, IDs that are prefixes of others, and
+// IDs that equal a group's ID or name.
+func testGroupsOfOddIDs(t *testing.T, s store.Store) {
+	odd := `a<b>&"c\ü`
+	for _, u := range []store.User{user(odd, "odd@example.com"), user("u1", "u1@example.com"), user("u10", "u10@example.com")} {
+		must(t, s.CreateUser(ctxBG, u))
+	}
+	must(t, s.CreateGroup(ctxBG, store.Group{ID: "g1", DisplayName: "odd", Members: []string{odd}, CreatedAt: t0}))
+	must(t, s.CreateGroup(ctxBG, store.Group{ID: "u1", DisplayName: "u1", Members: []string{"u10"}, CreatedAt: t0}))
+	l, err := s.GroupsOf(ctxBG, odd)
+	must(t, err)
+	eq(t, "GroupsOf odd ID", groupNames(l), []string{"odd"})
+	l, err = s.GroupsOf(ctxBG, "u1")
+	must(t, err)
+	eq(t, "GroupsOf u1 (named like a group, prefix of u10)", groupNames(l), []string{})
+	l, err = s.GroupsOf(ctxBG, "u10")
+	must(t, err)
+	eq(t, "GroupsOf u10", groupNames(l), []string{"u1"})
+	l, err = s.GroupsOf(ctxBG, `a<b>&"c`)
+	must(t, err)
+	eq(t, "GroupsOf prefix of odd ID", groupNames(l), []string{})
 }
 
 func testDeleteUser(t *testing.T, s store.Store) {
