@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -251,8 +252,12 @@ func BenchmarkProxyJupyterStream(b *testing.B) {
 	defer px.Close()
 	defer p.Close()
 
-	const code = "for i in range(100000):\n    print('line', i, flush=True)"
-	cell := func(base string) (msgs int, d time.Duration) {
+	lines := 100000
+	if v, err := strconv.Atoi(os.Getenv("HUSH_BENCH_LINES")); err == nil && v > 0 {
+		lines = v // a quick check of the benchmark itself
+	}
+	code := fmt.Sprintf("for i in range(%d):\n    print('line', i, flush=True)", lines)
+	cell := func(base, code string) (msgs int, d time.Duration) {
 		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/api/kernels/"+k.ID+"/channels?token="+token, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -261,7 +266,7 @@ func BenchmarkProxyJupyterStream(b *testing.B) {
 		c.SetReadLimit(64 << 20)
 		id := fmt.Sprintf("bench-%d", time.Now().UnixNano())
 		m := &jupyter.Message{Channel: "shell",
-			Header:       json.RawMessage(`{"msg_id":"` + id + `","msg_type":"execute_request","username":"b","session":"bs","date":"","version":"5.3"}`),
+			Header:       json.RawMessage(`{"msg_id":"` + id + `","msg_type":"execute_request","username":"b","session":"bs","date":"` + time.Now().UTC().Format("2006-01-02T15:04:05.000000Z") + `","version":"5.3"}`),
 			ParentHeader: json.RawMessage(`{}`), Metadata: json.RawMessage(`{}`),
 			Content: json.RawMessage(`{"code":` + strconvQuote(code) + `,"silent":false,"store_history":false,"user_expressions":{},"allow_stdin":false}`)}
 		fr, err := jupyter.FormatLegacy.Encode(m)
@@ -290,14 +295,14 @@ func BenchmarkProxyJupyterStream(b *testing.B) {
 			}
 		}
 	}
-	cell(jurl) // warm the kernel up
+	cell(jurl, "for i in range(1000):\n    print('line', i, flush=True)") // warm the kernel up
 	var dMsgs, pMsgs int
 	var dDur, pDur time.Duration
 	b.ResetTimer()
 	for b.Loop() {
-		n, d := cell(jurl)
+		n, d := cell(jurl, code)
 		dMsgs, dDur = dMsgs+n, dDur+d
-		n, d = cell(px.URL)
+		n, d = cell(px.URL, code)
 		pMsgs, pDur = pMsgs+n, pDur+d
 	}
 	b.StopTimer()
