@@ -365,15 +365,16 @@ func (s *set) scanWide(c *class, b []byte, ivs []span, live bool, liveFrom int) 
 	filter, shift, stride := c.filter, c.filterShift, c.stride
 	mask := uint64(1)<<(8*c.q) - 1
 	i := 0
-	for ; i+8 <= len(b); i += stride {
-		g := binary.LittleEndian.Uint64(b[i:]) & mask
-		h := g * hashMul1
-		m := uint64(1)<<((h>>26)&63) | uint64(1)<<((h>>32)&63)
-		if filter[h>>shift]&m != m {
-			continue
+	for {
+		i = nextHit(filter, shift, mask, stride, b, i)
+		if i < 0 {
+			break
 		}
 		ivs, liveFrom = s.verify(c, b, i, ivs, live, liveFrom)
+		i += stride
 	}
+	// The last samples, too close to the end for an 8-byte load.
+	i = max(0, (len(b)-7+stride-1)/stride*stride)
 	for ; i+c.q <= len(b); i += stride {
 		w, m := c.filterProbe(gramAtBytes(b[i:], c.q))
 		if filter[w]&m != m {
@@ -382,6 +383,49 @@ func (s *set) scanWide(c *class, b []byte, ivs []span, live bool, liveFrom int) 
 		ivs, liveFrom = s.verify(c, b, i, ivs, live, liveFrom)
 	}
 	return ivs, liveFrom
+}
+
+// nextHit returns the first sample position j >= i, j ≡ i (mod stride),
+// j+8 <= len(b), whose gram (the 8-byte word at j masked by mask) passes the
+// filter, or -1 if there is none. It is the hot loop of scanWide, a leaf
+// kept free of calls so that its state stays in registers: four samples per
+// iteration with independent probes, and one branch for all four.
+func nextHit(filter []uint64, shift uint, mask uint64, stride int, b []byte, i int) int {
+	for ; i+3*stride+8 <= len(b); i += 4 * stride {
+		h0 := (binary.LittleEndian.Uint64(b[i:]) & mask) * hashMul1
+		h1 := (binary.LittleEndian.Uint64(b[i+stride:]) & mask) * hashMul1
+		h2 := (binary.LittleEndian.Uint64(b[i+2*stride:]) & mask) * hashMul1
+		h3 := (binary.LittleEndian.Uint64(b[i+3*stride:]) & mask) * hashMul1
+		m0 := uint64(1)<<((h0>>26)&63) | uint64(1)<<((h0>>32)&63)
+		m1 := uint64(1)<<((h1>>26)&63) | uint64(1)<<((h1>>32)&63)
+		m2 := uint64(1)<<((h2>>26)&63) | uint64(1)<<((h2>>32)&63)
+		m3 := uint64(1)<<((h3>>26)&63) | uint64(1)<<((h3>>32)&63)
+		x0 := ^filter[h0>>shift] & m0
+		x1 := ^filter[h1>>shift] & m1
+		x2 := ^filter[h2>>shift] & m2
+		x3 := ^filter[h3>>shift] & m3
+		if x0 != 0 && x1 != 0 && x2 != 0 && x3 != 0 {
+			continue
+		}
+		switch {
+		case x0 == 0:
+			return i
+		case x1 == 0:
+			return i + stride
+		case x2 == 0:
+			return i + 2*stride
+		default:
+			return i + 3*stride
+		}
+	}
+	for ; i+8 <= len(b); i += stride {
+		h := (binary.LittleEndian.Uint64(b[i:]) & mask) * hashMul1
+		m := uint64(1)<<((h>>26)&63) | uint64(1)<<((h>>32)&63)
+		if filter[h>>shift]&m == m {
+			return i
+		}
+	}
+	return -1
 }
 
 // gramAtBytes reads the q-gram at the start of b byte by byte.
