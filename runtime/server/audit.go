@@ -14,21 +14,17 @@ import (
 
 // auditWriter stores audit events before the request that caused them is
 // answered, so an answered request always has its audit record, even after
-// a crash. With a store that implements EventBatcher it does group commit:
-// each request queues its event and waits, and one goroutine stores
-// everything queued at that moment in one AppendEvents call, so concurrent
-// requests share one durable write. Other stores get one AppendEvent per
-// event, called by the request itself, so a store that commits concurrent
-// inserts in parallel (PostgreSQL) does so. The queue is bounded: when it is
-// full, requests wait (an event is never dropped). flush and close wait
-// until everything queued is stored.
+// a crash. It does group commit: each request queues its event and waits,
+// and one goroutine stores everything queued at that moment in one
+// store.AppendEvents call, so concurrent requests share one durable write
+// (on PostgreSQL too, where it beats one parallel commit per request). The
+// queue is bounded: when it is full, requests wait (an event is never
+// dropped). flush and close wait until everything queued is stored.
 type auditWriter struct {
-	st  store.Store
-	log *slog.Logger
-	// batcher is set when the store can batch; then ch feeds run.
-	batcher EventBatcher
-	ch      chan auditItem
-	done    chan struct{}
+	st   store.Store
+	log  *slog.Logger
+	ch   chan auditItem // feeds run
+	done chan struct{}
 
 	mu     sync.RWMutex // guards closed against sends on a closed channel
 	closed bool
@@ -42,22 +38,9 @@ type auditItem struct {
 }
 
 func newAuditWriter(st store.Store, log *slog.Logger, queue int) *auditWriter {
-	w := &auditWriter{st: st, log: log, done: make(chan struct{})}
-	if b, ok := st.(EventBatcher); ok {
-		w.batcher = b
-		w.ch = make(chan auditItem, queue)
-		go w.run()
-	} else {
-		close(w.done)
-	}
+	w := &auditWriter{st: st, log: log, ch: make(chan auditItem, queue), done: make(chan struct{})}
+	go w.run()
 	return w
-}
-
-// EventBatcher is implemented by stores that can append many audit events
-// in one durable write. The audit writer uses it when the store has it, so
-// that a burst of reads costs one commit instead of one per event.
-type EventBatcher interface {
-	AppendEvents(ctx context.Context, events []store.Event) error
 }
 
 // maxAuditBatch bounds the events written in one batch.
@@ -104,7 +87,7 @@ func (w *auditWriter) write(batch []store.Event) {
 	// A fresh context: the requests that caused the events may be gone.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := w.batcher.AppendEvents(ctx, batch); err != nil {
+	if err := w.st.AppendEvents(ctx, batch); err != nil {
 		w.log.LogAttrs(ctx, slog.LevelError, "audit batch append failed; retrying one by one", slog.Int("events", len(batch)), slog.String("error", err.Error()))
 		for _, ev := range batch {
 			w.appendOne(ctx, ev)
@@ -123,14 +106,6 @@ func (w *auditWriter) appendOne(ctx context.Context, ev store.Event) {
 // record queues ev and waits until it is stored (or ctx ends; the event
 // is stored anyway).
 func (w *auditWriter) record(ctx context.Context, ev store.Event) {
-	if w.batcher == nil {
-		// Not the request's context: a client that hangs up must not cancel
-		// the record of what it did.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		w.appendOne(actx, ev)
-		return
-	}
 	ack := make(chan struct{})
 	w.mu.RLock()
 	if w.closed {
@@ -147,9 +122,6 @@ func (w *auditWriter) record(ctx context.Context, ev store.Event) {
 }
 
 func (w *auditWriter) flush(ctx context.Context) error {
-	if w.batcher == nil {
-		return nil // every event was stored by its request
-	}
 	ack := make(chan struct{})
 	w.mu.RLock()
 	if w.closed {
@@ -175,9 +147,7 @@ func (w *auditWriter) close(ctx context.Context) error {
 	w.mu.Lock()
 	if !w.closed {
 		w.closed = true
-		if w.ch != nil {
-			close(w.ch)
-		}
+		close(w.ch)
 	}
 	w.mu.Unlock()
 	select {

@@ -8,19 +8,18 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hush-secrets/hush/runtime/server"
 	"github.com/hush-secrets/hush/runtime/server/servertest"
 	"github.com/hush-secrets/hush/runtime/store"
 	"github.com/hush-secrets/hush/runtime/store/bolt"
 )
 
-// batchingStore adds AppendEvents to a store and counts its calls.
+// batchingStore wraps a store and counts its AppendEvents calls.
 type batchingStore struct {
 	store.Store
 	batches, events atomic.Int64
 }
 
-var _ server.EventBatcher = (*batchingStore)(nil)
+var _ store.Store = (*batchingStore)(nil)
 
 func (b *batchingStore) AppendEvents(ctx context.Context, evs []store.Event) error {
 	b.batches.Add(1)
@@ -33,8 +32,8 @@ func (b *batchingStore) AppendEvents(ctx context.Context, evs []store.Event) err
 	return nil
 }
 
-// TestAuditBatches: with a store that can batch, every event arrives
-// through AppendEvents, in fewer calls than events under concurrency.
+// TestAuditBatches: every event arrives through AppendEvents, in fewer
+// calls than events under concurrency.
 func TestAuditBatches(t *testing.T) {
 	inner, err := bolt.Open(filepath.Join(t.TempDir(), bolt.FileName))
 	if err != nil {

@@ -186,6 +186,11 @@ type AuditFilter struct {
 // Audit is the append-only audit log.
 type Audit interface {
 	AppendEvent(ctx context.Context, e Event) error
+	// AppendEvents appends events in slice order in one durable write: all
+	// of them are stored or none. The server stores the events of
+	// concurrent requests through it (group commit), so a burst of requests
+	// costs one commit.
+	AppendEvents(ctx context.Context, events []Event) error
 	// ListEvents returns matching events in time order; with Limit, the newest Limit of them.
 	ListEvents(ctx context.Context, f AuditFilter) ([]Event, error)
 }

@@ -960,7 +960,7 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
 
 // AppendEvents appends events in order in one transaction, so the batch
 // costs one fsync and is stored entirely or not at all. The server uses it
-// for group commit (server.EventBatcher).
+// for group commit.
 func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 	if len(events) == 0 {
 		return nil

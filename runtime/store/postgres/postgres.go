@@ -746,7 +746,7 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
 // AppendEvents appends events in one INSERT statement (one round trip,
 // one commit): the batch is stored entirely or not at all, and seq follows
 // the slice order (PostgreSQL evaluates the volatile nextval default after
-// the ORDER BY). The server uses it for group commit (server.EventBatcher).
+// the ORDER BY). The server uses it for group commit.
 func (s *Store) AppendEvents(ctx context.Context, events []store.Event) error {
 	if len(events) == 0 {
 		return nil

@@ -817,20 +817,11 @@ func testAudit(t *testing.T, s store.Store) {
 	}
 }
 
-// EventBatcher is the group-commit method the server uses when a store has
-// it (server.EventBatcher); both stores in this module implement it.
-type EventBatcher interface {
-	AppendEvents(ctx context.Context, events []store.Event) error
-}
-
 // testAuditBatch: AppendEvents stores a batch as single appends in slice
 // order would (same ordering, same filters), atomically, and an empty
 // batch is a no-op.
 func testAuditBatch(t *testing.T, s store.Store) {
-	b, ok := s.(EventBatcher)
-	if !ok {
-		t.Skipf("%T does not implement AppendEvents", s)
-	}
+	b := s
 	must(t, b.AppendEvents(ctxBG, nil))
 	must(t, b.AppendEvents(ctxBG, []store.Event{}))
 	ev := func(sec int, actor, action, sc string) store.Event {
