@@ -126,10 +126,13 @@ func (r *Redactor) Add(secret []byte) error {
 	if len(r.set.pats)+len(needles) > maxPatterns {
 		return fmt.Errorf("redact: add secret of %d bytes: %w", len(secret), ErrFull)
 	}
-	for _, n := range needles {
-		r.set.add(n)
+	for i, n := range needles {
+		var flag uint32
+		if i == 0 {
+			flag = rawFlag
+		}
+		r.set.add(n, flag)
 	}
-	r.set.index[needles[0]] |= rawFlag
 	return nil
 }
 

@@ -166,9 +166,15 @@ func (c *class) link(first int) {
 
 // setBits adds the grams of p at offsets 0..stride-1 to the filter.
 func (c *class) setBits(p string) {
-	for off := 0; off < c.stride; off++ {
-		w, m := c.filterProbe(gramAtString(p[off:], c.q))
+	g := gramAtString(p, c.q)
+	top := uint(8 * (c.q - 1))
+	for off := 0; ; off++ {
+		w, m := c.filterProbe(g) // g is the gram at off
 		c.filter[w] |= m
+		if off+1 == c.stride {
+			break
+		}
+		g = g>>8 | uint64(p[off+c.q])<<top
 	}
 }
 
@@ -261,10 +267,14 @@ func classOf(n int) int {
 	}
 }
 
-// add inserts pattern p (non-empty) unless it is already present. It
-// reports false when the set is full.
-func (s *set) add(p string) bool {
-	if _, ok := s.index[p]; ok {
+// add inserts pattern p (non-empty) unless it is already present, and
+// sets flag (0 or rawFlag) in its index entry. It reports false when the
+// set is full.
+func (s *set) add(p string, flag uint32) bool {
+	if id, ok := s.index[p]; ok {
+		if id&flag != flag {
+			s.index[p] = id | flag
+		}
 		return true
 	}
 	if len(s.pats) >= maxPatterns {
@@ -272,20 +282,8 @@ func (s *set) add(p string) bool {
 	}
 	id := uint32(len(s.pats))
 	s.pats = append(s.pats, p)
-	s.index[p] = id
-	for l := 1; l < len(p) && l <= 15; l++ {
-		switch l {
-		case 1:
-			s.prefix1[p[0]>>6] |= 1 << (p[0] & 63)
-		case 2:
-			k := uint16(p[0]) | uint16(p[1])<<8
-			s.prefix2[k>>6] |= 1 << (k & 63)
-		case 3, 4, 5, 6, 7:
-			s.prefixN.insert(prefixKeyString(p[:l]))
-		default:
-			s.prefixL.insert(longPrefixFP(gramAtString(p, 8), gramAtString(p[8:], l-8), l))
-		}
-	}
+	s.index[p] = id | flag
+	s.addPrefixes(p)
 	if ci := classOf(len(p)); ci >= 0 {
 		s.classes[ci].add(id, p, s.pats)
 	} else {
@@ -295,6 +293,42 @@ func (s *set) add(p string) bool {
 		s.tiny[p[0]] = append(s.tiny[p[0]], id)
 	}
 	return true
+}
+
+// addPrefixes records the proper prefixes of p of 1..15 bytes in the
+// hold-back tables. The keys of a table are computed first, incrementally,
+// and inserted together, so that their (random) slot accesses overlap.
+func (s *set) addPrefixes(p string) {
+	if len(p) > 1 {
+		s.prefix1[p[0]>>6] |= 1 << (p[0] & 63)
+	}
+	if len(p) > 2 {
+		k := uint16(p[0]) | uint16(p[1])<<8
+		s.prefix2[k>>6] |= 1 << (k & 63)
+	}
+	if len(p) <= 3 {
+		return
+	}
+	var keys [8]uint64
+	n := 0
+	k := uint64(p[0]) | uint64(p[1])<<8
+	for l := 3; l < len(p) && l <= 7; l++ {
+		k |= uint64(p[l-1]) << (8 * (l - 1))
+		keys[n] = k | uint64(l)<<56 // prefixKey(p[:l])
+		n++
+	}
+	s.prefixN.insertAll(keys[:n])
+	if len(p) <= 8 {
+		return
+	}
+	n = 0
+	head, rest := gramAtString(p, 8), uint64(0)
+	for l := 8; l < len(p) && l <= 15; l++ {
+		keys[n] = longPrefixFP(head, rest, l) // rest holds p[8:l]
+		n++
+		rest |= uint64(p[l]) << (8 * (l - 8))
+	}
+	s.prefixL.insertAll(keys[:n])
 }
 
 // prefixKey packs a 3..7-byte prefix and its length into one non-zero key.
@@ -310,14 +344,6 @@ func prefixKey(b []byte) uint64 {
 // first 8 bytes, the rest packed little-endian, and its length.
 func longPrefixFP(head, rest uint64, l int) uint64 {
 	return mix(head^bits.RotateLeft64((rest|uint64(l)<<56)*hashMul2, 31)) | 1
-}
-
-func prefixKeyString(p string) uint64 {
-	k := uint64(len(p)) << 56
-	for i := 0; i < len(p); i++ {
-		k |= uint64(p[i]) << (8 * i)
-	}
-	return k
 }
 
 // scan appends to ivs the span of every occurrence of every pattern in b
@@ -560,28 +586,44 @@ func (t *u64set) has(k uint64) bool {
 	}
 }
 
-func (t *u64set) insert(k uint64) {
-	if (t.n+1)*2 > len(t.slots) {
-		old := t.slots
-		t.slots = make([]uint64, 2*len(old))
-		t.shift--
-		t.n = 0
-		for _, v := range old {
-			if v != 0 {
-				t.insert(v)
+// insertAll inserts the keys ks, growing the table at most once.
+func (t *u64set) insertAll(ks []uint64) {
+	for (t.n+len(ks))*2 > len(t.slots) {
+		t.grow()
+	}
+	mask := uint64(len(t.slots) - 1)
+	for _, k := range ks {
+	probe:
+		for i := (k * hashMul1) >> t.shift; ; i = (i + 1) & mask {
+			switch t.slots[i] {
+			case k:
+				break probe
+			case 0:
+				t.slots[i] = k
+				t.n++
+				break probe
 			}
 		}
 	}
+}
+
+// grow doubles the table and reinserts its keys.
+func (t *u64set) grow() {
+	old := t.slots
+	t.slots = make([]uint64, 2*len(old))
+	t.shift--
+	t.n = 0
 	mask := uint64(len(t.slots) - 1)
-	for i := (k * hashMul1) >> t.shift; ; i = (i + 1) & mask {
-		switch t.slots[i] {
-		case k:
-			return
-		case 0:
-			t.slots[i] = k
-			t.n++
-			return
+	for _, k := range old {
+		if k == 0 {
+			continue
 		}
+		i := (k * hashMul1) >> t.shift
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = k
+		t.n++
 	}
 }
 
