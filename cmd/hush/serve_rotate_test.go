@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hush-secrets/hush/runtime/seal"
 	"github.com/hush-secrets/hush/runtime/store"
@@ -257,4 +259,68 @@ func TestRotateMasterKeyNeitherKeyOpens(t *testing.T) {
 	if _, err := os.Stat(f.keyPath + pendingKeySuffix); err != nil {
 		t.Fatalf("pending key file removed: %v", err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeFinishesInterruptedRotation: hush serve started on the state a
+// crash leaves between the re-wrap and the rename comes up with the new key
+// (instead of failing on the old one) and settles the key file.
+func TestServeFinishesInterruptedRotation(t *testing.T) {
+	f := newRotateFixture(t)
+	t.Setenv(envBootstrapToken, "")
+	k2 := newKey(t)
+	if err := seal.WriteMasterKeyFile(f.keyPath+pendingKeySuffix, k2); err != nil {
+		t.Fatal(err)
+	}
+	st := openBolt(t, f.o.data)
+	if err := seal.Rewrap(context.Background(), st, f.oldKey, k2); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := f.o
+	o.addr, o.logFormat, o.maxScopes, o.maxSecrets = "127.0.0.1:0", "text", -1, -1
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, o, &stdout, &stderr) }()
+	ticker := time.NewTicker(10 * time.Millisecond)
+	defer ticker.Stop()
+	for !strings.Contains(stdout.String(), "listening on") {
+		select {
+		case err := <-done:
+			t.Fatalf("hush serve stopped: %v\n%s", err, stderr.String())
+		case <-ticker.C:
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("hush serve: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "interrupted master key rotation") {
+		t.Errorf("no log line about the finished rotation:\n%s", stderr.String())
+	}
+	if !bytes.Equal(f.keyFile(t), k2) {
+		t.Fatal("master.key does not hold the re-wrapping key")
+	}
+	noFile(t, f.keyPath+pendingKeySuffix)
+	f.opensWith(t, k2, true)
 }
