@@ -36,7 +36,7 @@ import (
 //
 //   - L <= 7: exact tables of the pattern prefixes of that length (first
 //     byte, first two bytes, and a hash set of the 3..7-byte prefixes);
-//   - 8 <= L <= 15: a set of 64-bit fingerprints of the 8..15-byte prefixes
+//   - 8 <= L <= 15: a set of 32-bit fingerprints of the 8..15-byte prefixes
 //     (a collision could only hold a few bytes longer, never change output);
 //   - L >= m of a pattern's class: the sampled scan itself sees such a
 //     prefix, because it covers a whole window; verification reports it as a
@@ -234,10 +234,12 @@ type set struct {
 	prefix1 [4]uint64
 	prefix2 [1024]uint64
 	prefixN u64set
-	// prefixL holds fingerprints of the 8..15-byte prefixes of patterns
-	// longer than that. A fingerprint collision can only make a Writer hold
-	// back a few bytes more than needed, never redact or leak differently.
-	prefixL u64set
+	// prefixL holds 32-bit fingerprints of the 8..15-byte prefixes of
+	// patterns longer than that (half the memory traffic of 64-bit keys
+	// when building large sets). A fingerprint collision can only make a
+	// Writer hold back a few bytes more than needed, never redact or leak
+	// differently.
+	prefixL u32set
 }
 
 // rawFlag marks an index entry whose pattern was added as a secret (so its
@@ -321,14 +323,15 @@ func (s *set) addPrefixes(p string) {
 	if len(p) <= 8 {
 		return
 	}
+	var fps [8]uint32
 	n = 0
 	head, rest := gramAtString(p, 8), uint64(0)
 	for l := 8; l < len(p) && l <= 15; l++ {
-		keys[n] = longPrefixFP(head, rest, l) // rest holds p[8:l]
+		fps[n] = longPrefixFP(head, rest, l) // rest holds p[8:l]
 		n++
 		rest |= uint64(p[l]) << (8 * (l - 8))
 	}
-	s.prefixL.insertAll(keys[:n])
+	s.prefixL.insertAll(fps[:n])
 }
 
 // prefixKey packs a 3..7-byte prefix and its length into one non-zero key.
@@ -342,8 +345,8 @@ func prefixKey(b []byte) uint64 {
 
 // longPrefixFP is the fingerprint of an 8..15-byte prefix given as its
 // first 8 bytes, the rest packed little-endian, and its length.
-func longPrefixFP(head, rest uint64, l int) uint64 {
-	return mix(head^bits.RotateLeft64((rest|uint64(l)<<56)*hashMul2, 31)) | 1
+func longPrefixFP(head, rest uint64, l int) uint32 {
+	return uint32(mix(head^bits.RotateLeft64((rest|uint64(l)<<56)*hashMul2, 31))>>32) | 1
 }
 
 // scan appends to ivs the span of every occurrence of every pattern in b
@@ -561,22 +564,29 @@ func (s *set) isPrefix(x []byte) bool {
 	}
 }
 
-// u64set is an open-addressing hash set of non-zero uint64 keys.
-type u64set struct {
-	slots []uint64
+// hashSet is an open-addressing hash set of non-zero keys (load factor at
+// most 1/2, linear probing).
+type hashSet[K uint32 | uint64] struct {
+	slots []K
 	n     int
 	shift uint
 }
 
-func (t *u64set) init() {
-	t.slots = make([]uint64, 64)
+// u64set holds exact keys; u32set holds 32-bit fingerprints.
+type (
+	u64set = hashSet[uint64]
+	u32set = hashSet[uint32]
+)
+
+func (t *hashSet[K]) init() {
+	t.slots = make([]K, 64)
 	t.shift = 64 - 6
 	t.n = 0
 }
 
-func (t *u64set) has(k uint64) bool {
+func (t *hashSet[K]) has(k K) bool {
 	mask := uint64(len(t.slots) - 1)
-	for i := (k * hashMul1) >> t.shift; ; i = (i + 1) & mask {
+	for i := (uint64(k) * hashMul1) >> t.shift; ; i = (i + 1) & mask {
 		switch t.slots[i] {
 		case k:
 			return true
@@ -587,14 +597,14 @@ func (t *u64set) has(k uint64) bool {
 }
 
 // insertAll inserts the keys ks, growing the table at most once.
-func (t *u64set) insertAll(ks []uint64) {
+func (t *hashSet[K]) insertAll(ks []K) {
 	for (t.n+len(ks))*2 > len(t.slots) {
 		t.grow()
 	}
 	mask := uint64(len(t.slots) - 1)
 	for _, k := range ks {
 	probe:
-		for i := (k * hashMul1) >> t.shift; ; i = (i + 1) & mask {
+		for i := (uint64(k) * hashMul1) >> t.shift; ; i = (i + 1) & mask {
 			switch t.slots[i] {
 			case k:
 				break probe
@@ -608,9 +618,9 @@ func (t *u64set) insertAll(ks []uint64) {
 }
 
 // grow doubles the table and reinserts its keys.
-func (t *u64set) grow() {
+func (t *hashSet[K]) grow() {
 	old := t.slots
-	t.slots = make([]uint64, 2*len(old))
+	t.slots = make([]K, 2*len(old))
 	t.shift--
 	t.n = 0
 	mask := uint64(len(t.slots) - 1)
@@ -618,7 +628,7 @@ func (t *u64set) grow() {
 		if k == 0 {
 			continue
 		}
-		i := (k * hashMul1) >> t.shift
+		i := (uint64(k) * hashMul1) >> t.shift
 		for t.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
