@@ -290,7 +290,9 @@ or --data/master.key) to a new one, read from --new-key-file or from
 HUSH_NEW_MASTER_KEY (64 hex digits or base64 of 32 bytes). Secret values are
 not touched. Stop every hush serve on the store first; afterwards start them
 with the new key. When the current key came from --data/master.key, that
-file is replaced by the new key.`,
+file is replaced by the new key, crash-safely: the new key is first written
+to master.key.new, and if the command is cut short, the next hush serve (or
+rotate-master-key) keeps whichever of the two files opens the store.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runRotate(c.Context(), *o, newKeyFile, c.OutOrStdout())
@@ -340,8 +342,11 @@ func runRotate(ctx context.Context, o serveOptions, newKeyFile string, stdout io
 	keyPath := filepath.Join(o.data, seal.MasterKeyFile)
 	pending := keyPath + pendingKeySuffix
 	// Never create a key here (that would be a key nothing is wrapped
-	// with), and fail before opening (or creating) the store.
-	if _, err := os.Stat(pending); envKey != "" || err != nil {
+	// with), and fail before opening (or creating) the store; only a
+	// pending key file left by an interrupted rotation defers the check
+	// until recoverPendingKey has settled it.
+	_, pendingErr := os.Stat(pending)
+	if envKey != "" || pendingErr != nil {
 		if _, _, err := seal.ReadMasterKey(envKey, o.data); err != nil {
 			return fmt.Errorf("current master key (nothing was changed): %w", err)
 		}
