@@ -105,8 +105,11 @@ func (r *Redactor) Add(secret []byte) error {
 	if len(secret) < r.minLen {
 		return fmt.Errorf("redact: add secret of %d bytes (minimum %d): %w", len(secret), r.minLen, ErrTooShort)
 	}
+	// Patterns are only ever added: if their count is unchanged when the
+	// write lock is taken, an absent secret is still absent.
 	r.mu.RLock()
 	id, ok := r.set.index[string(secret)]
+	seen := len(r.set.pats)
 	r.mu.RUnlock()
 	if ok && id&rawFlag != 0 {
 		return nil
@@ -126,12 +129,13 @@ func (r *Redactor) Add(secret []byte) error {
 	if len(r.set.pats)+len(needles) > maxPatterns {
 		return fmt.Errorf("redact: add secret of %d bytes: %w", len(secret), ErrFull)
 	}
-	for i, n := range needles {
-		var flag uint32
-		if i == 0 {
-			flag = rawFlag
-		}
-		r.set.add(n, flag)
+	if !ok && len(r.set.pats) == seen {
+		r.set.insert(needles[0], rawFlag) // known absent: no second lookup
+	} else {
+		r.set.add(needles[0], rawFlag)
+	}
+	for _, n := range needles[1:] {
+		r.set.add(n, 0)
 	}
 	return nil
 }

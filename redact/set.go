@@ -282,6 +282,13 @@ func (s *set) add(p string, flag uint32) bool {
 	if len(s.pats) >= maxPatterns {
 		return false
 	}
+	s.insert(p, flag)
+	return true
+}
+
+// insert adds pattern p (non-empty), known to be absent, to a set that is
+// not full, with flag in its index entry.
+func (s *set) insert(p string, flag uint32) {
 	id := uint32(len(s.pats))
 	s.pats = append(s.pats, p)
 	s.index[p] = id | flag
@@ -294,7 +301,6 @@ func (s *set) add(p string, flag uint32) bool {
 		}
 		s.tiny[p[0]] = append(s.tiny[p[0]], id)
 	}
-	return true
 }
 
 // addPrefixes records the proper prefixes of p of 1..15 bytes in the
