@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -239,19 +241,49 @@ func TestRedactCmdInterrupted(t *testing.T) {
 	}
 }
 
-// buildHush compiles the hush binary into a temporary directory.
+// builtHush is the hush binary the tests of this package share: built once,
+// on first use, into a directory removed when the package's tests end.
+var builtHush struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// TestMain removes the shared binary's directory after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtHush.dir != "" {
+		os.RemoveAll(builtHush.dir)
+	}
+	os.Exit(code)
+}
+
+// buildHush returns the path of the hush binary built from this package,
+// compiling it on the first call only.
 func buildHush(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go tool is not on PATH (go test puts GOROOT/bin there): %v", err)
+	builtHush.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			builtHush.err = fmt.Errorf("the go tool is not on PATH (go test puts GOROOT/bin there): %w", err)
+			return
+		}
+		if builtHush.dir, err = os.MkdirTemp("", "hush-test-bin-"); err != nil {
+			builtHush.err = err
+			return
+		}
+		bin := filepath.Join(builtHush.dir, "hush")
+		if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			builtHush.err = fmt.Errorf("go build: %w\n%s", err, out)
+			return
+		}
+		builtHush.bin = bin
+	})
+	if builtHush.err != nil {
+		t.Fatal(builtHush.err)
 	}
-	bin := filepath.Join(t.TempDir(), "hush")
-	cmd := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return builtHush.bin
 }
 
 // TestRedactCmdRealPipe runs the hush binary as a filter between two real
