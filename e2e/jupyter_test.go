@@ -112,6 +112,7 @@ func startProcess(t *testing.T, name string, env []string, bin string, args ...s
 	p := &process{log: &bytes.Buffer{}}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = env
+	p.cmd.Dir = t.TempDir() // nothing a kernel writes lands in the repository
 	p.cmd.Stdout = &lockedBuffer{b: p.log}
 	p.cmd.Stderr = p.cmd.Stdout
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its kernels die with it
