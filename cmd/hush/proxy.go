@@ -57,7 +57,7 @@ written to --bridge-file (mode 0600) for the kernels to find.`,
 			}
 			stderr := krun.SyncWriter(c.ErrOrStderr())
 			warn := krun.WarnTo(stderr)
-			red := redact.New(redact.Options{MinLength: minLength, DerivedMinLength: minLength, Encodings: redact.AllEncodings()})
+			red := newRedactor(minLength, redact.AllEncodings())
 			b, err := bridge.New(bridge.Options{Upstream: host, Token: token, Redactor: red, Warn: warn})
 			if err != nil {
 				return err

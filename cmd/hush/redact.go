@@ -198,6 +198,18 @@ func describeSecretsJSONError(data []byte, err error) string {
 	}
 }
 
+// newRedactor returns the redactor of every hush command that redacts: raw
+// secrets of at least minLength bytes (0: the redactor's default of 4), and
+// their derived forms encs for secrets of at least max(8, minLength) bytes,
+// since derived forms of shorter values would match ordinary output.
+func newRedactor(minLength int, encs []redact.Encoding) *redact.Redactor {
+	return redact.New(redact.Options{
+		MinLength:        minLength,
+		DerivedMinLength: max(redact.DefaultDerivedMinLength, minLength),
+		Encodings:        encs,
+	})
+}
+
 // runRedact is hush redact: build the redactor from the sources, then copy
 // stdin to stdout through it.
 func runRedact(ctx context.Context, f *redactFlags, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -212,11 +224,7 @@ func runRedact(ctx context.Context, f *redactFlags, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	r := redact.New(redact.Options{
-		MinLength:        f.minLength,
-		DerivedMinLength: max(redact.DefaultDerivedMinLength, f.minLength),
-		Encodings:        encs,
-	})
+	r := newRedactor(f.minLength, encs)
 	added := 0
 	for _, src := range sources {
 		if err := r.Add(src.value); err != nil {

@@ -16,6 +16,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/hush-secrets/hush/redact"
 	"github.com/hush-secrets/hush/redact/redacttest"
 )
 
@@ -383,5 +384,22 @@ collect:
 	redacttest.AssertNoSecret(t, got, []byte(secret))
 	if stderr.Len() != 0 {
 		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+// TestNewRedactorDerivedMinimum pins the policy every redacting command
+// shares: a lowered --min-length lowers the raw minimum only; derived forms
+// still need 8 bytes, or the hex of a 4-byte value would eat ordinary output.
+func TestNewRedactorDerivedMinimum(t *testing.T) {
+	r := newRedactor(4, redact.AllEncodings())
+	for _, s := range []string{"abcd", "abcdefgh"} {
+		if err := r.Add([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := string(r.Redact(nil, []byte("raw abcd, hex 61626364, hex 6162636465666768")))
+	want := "raw [REDACTED], hex 61626364, hex [REDACTED]"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

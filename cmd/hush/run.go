@@ -44,7 +44,7 @@ code; SIGINT, SIGTERM and SIGHUP are forwarded to it.`,
 				return err
 			}
 			stderr := krun.SyncWriter(c.ErrOrStderr())
-			red := redact.New(redact.Options{MinLength: minLength, DerivedMinLength: minLength, Encodings: redact.AllEncodings()})
+			red := newRedactor(minLength, redact.AllEncodings())
 			b, err := bridge.New(bridge.Options{Upstream: host, Token: token, Redactor: red, Warn: krun.WarnTo(stderr)})
 			if err != nil {
 				return err
