@@ -30,7 +30,9 @@ secret value it fetches (or that your profile can read) is printed as
 [REDACTED]. CMD gets DATABRICKS_HOST and DATABRICKS_TOKEN of a loopback
 bridge that serves the read endpoints of the Secrets API with your own
 permissions and registers every value before returning it, so a Databricks
-SDK or the hush dbutils shim inside CMD works unchanged.
+SDK inside CMD works unchanged. Python scripts also find hush's dbutils shim
+on PYTHONPATH: "from hush_dbutils import dbutils", then
+dbutils.secrets.get(scope=..., key=...) as in a Databricks notebook.
 
 Before CMD starts, every secret your profile can read is loaded and
 registered (disable with --no-preload). CMD's exit code is hush run's exit

@@ -18,12 +18,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hush-secrets/hush/kernel/bridge"
+	"github.com/hush-secrets/hush/kernel/pyshim"
 	"github.com/hush-secrets/hush/redact"
 )
 
@@ -88,6 +90,12 @@ func Run(ctx context.Context, opts Options) (int, error) {
 			}
 		}
 		env = ChildEnv(opts.Env, srv.URL, opts.Bridge.Token())
+		shimDir, err := writeShim()
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(shimDir)
+		env = withPythonPath(env, shimDir)
 	}
 
 	path, err := exec.LookPath(opts.Args[0])
@@ -245,6 +253,38 @@ func ChildEnv(base []string, host, token string) []string {
 		env = append(env, "DATABRICKS_HOST="+host, "DATABRICKS_TOKEN="+token, "DATABRICKS_AUTH_TYPE=pat")
 	}
 	return env
+}
+
+// writeShim writes hush's Python dbutils shim into a new private temporary
+// directory, so a Python CMD can "from hush_dbutils import dbutils" and
+// reach the bridge with the same calls as a Databricks notebook.
+func writeShim() (string, error) {
+	dir, err := os.MkdirTemp("", "hush-run-")
+	if err != nil {
+		return "", fmt.Errorf("run: directory for the dbutils shim: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, pyshim.ModuleName+".py"), pyshim.Source(), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("run: write the dbutils shim: %w", err)
+	}
+	return dir, nil
+}
+
+// withPythonPath returns env with dir first on PYTHONPATH, keeping any
+// PYTHONPATH the caller had after it.
+func withPythonPath(env []string, dir string) []string {
+	out := make([]string, 0, len(env)+1)
+	path := dir
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PYTHONPATH="); ok {
+			if v != "" {
+				path = dir + string(os.PathListSeparator) + v
+			}
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "PYTHONPATH="+path)
 }
 
 // SyncWriter returns w made safe for concurrent writes. Give the same

@@ -16,7 +16,6 @@ import (
 	"testing"
 
 	"github.com/hush-secrets/hush/kernel/bridge"
-	"github.com/hush-secrets/hush/kernel/pyshim"
 	"github.com/hush-secrets/hush/redact"
 )
 
@@ -79,25 +78,15 @@ func newBridge(t *testing.T, red *redact.Redactor, warn func(string)) *bridge.Br
 	return b
 }
 
-// shimDir writes the Python dbutils shim where the child can import it.
-func shimDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, pyshim.ModuleName+".py"), pyshim.Source(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// The issue's test: a secret fetched through the bridge with the shim and
-// printed split across writes, flushes and pauses, on both streams.
+// The issue's test: a secret fetched through the bridge with the dbutils
+// shim (importable because Run puts it on PYTHONPATH) and printed split
+// across writes, flushes and pauses, on both streams.
 func TestSecretSplitAcrossWritesIsRedacted(t *testing.T) {
 	python(t)
 	red := redact.New(redact.Options{MinLength: 8})
 	b := newBridge(t, red, nil)
 	script := `
 import sys, time
-sys.path.insert(0, sys.argv[1])
 from hush_dbutils import dbutils
 s = dbutils.secrets.get(scope="prod", key="db")
 for stream in (sys.stdout, sys.stderr):
@@ -109,8 +98,8 @@ print("len", len(s))
 `
 	var out, errb bytes.Buffer
 	code, err := Run(context.Background(), Options{
-		Args:     []string{"sh", "-c", `python3 -c "$1" "$2"`, "sh", script, shimDir(t)},
-		Env:      append(os.Environ(), "DATABRICKS_CONFIG_PROFILE=prod", "DATABRICKS_HOST=https://elsewhere.example"),
+		Args:     []string{"sh", "-c", `python3 -c "$1"`, "sh", script},
+		Env:      append(os.Environ(), "DATABRICKS_CONFIG_PROFILE=prod", "DATABRICKS_HOST=https://elsewhere.example", "PYTHONPATH=/nonexistent"),
 		Stdout:   &out,
 		Stderr:   &errb,
 		Redactor: red,
@@ -274,3 +263,14 @@ func TestBrokenStdoutStopsChild(t *testing.T) {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+func TestWithPythonPath(t *testing.T) {
+	got := withPythonPath([]string{"A=1", "PYTHONPATH=/x:/y", "B=2"}, "/shim")
+	want := []string{"A=1", "B=2", "PYTHONPATH=/shim:/x:/y"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := withPythonPath([]string{"A=1"}, "/shim"); strings.Join(got, " ") != "A=1 PYTHONPATH=/shim" {
+		t.Errorf("without PYTHONPATH: got %q", got)
+	}
+}
