@@ -103,6 +103,23 @@ func (o *operands) resolve(c *cobra.Command, args []string) ([]string, error) {
 	return out, nil
 }
 
+// withOperands returns a RunE that resolves the command's operands and the
+// API client, then calls fn with both: the start every secrets subcommand
+// shares.
+func (f *apiFlags) withOperands(ops *operands, fn func(c *cobra.Command, client *dbapi.Client, v []string) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		v, err := ops.resolve(c, args)
+		if err != nil {
+			return err
+		}
+		client, err := f.client()
+		if err != nil {
+			return err
+		}
+		return fn(c, client, v)
+	}
+}
+
 // Output records in the field order of the Databricks Go SDK, which the new
 // CLI prints with -o json.
 type (
@@ -214,17 +231,9 @@ func newDeleteScopeCmd(f *apiFlags) *cobra.Command {
 		Short: "Delete a secret scope with all its secrets and ACLs",
 	}
 	ops := newOperands(cmd, "scope")
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		v, err := ops.resolve(c, args)
-		if err != nil {
-			return err
-		}
-		client, err := f.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = f.withOperands(ops, func(c *cobra.Command, client *dbapi.Client, v []string) error {
 		return client.DeleteScope(c.Context(), v[0])
-	}
+	})
 	return cmd
 }
 
@@ -438,21 +447,13 @@ value with base64 -d. Needs READ on the scope.`,
 		Example: `  hush secrets get-secret my-scope api-key | jq -r .value | base64 -d`,
 	}
 	ops := newOperands(cmd, "scope", "key")
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		v, err := ops.resolve(c, args)
-		if err != nil {
-			return err
-		}
-		client, err := f.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = f.withOperands(ops, func(c *cobra.Command, client *dbapi.Client, v []string) error {
 		val, err := client.GetSecret(c.Context(), v[0], v[1])
 		if err != nil {
 			return err
 		}
 		return printJSON(c.OutOrStdout(), dbapi.GetSecretResponse{Key: v[1], Value: base64.StdEncoding.EncodeToString(val)})
-	}
+	})
 	return cmd
 }
 
@@ -463,15 +464,7 @@ func newListSecretsCmd(f *apiFlags) *cobra.Command {
 		Short:   "List the keys of a scope and when they changed (legacy name: list)",
 	}
 	ops := newOperands(cmd, "scope")
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		v, err := ops.resolve(c, args)
-		if err != nil {
-			return err
-		}
-		client, err := f.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = f.withOperands(ops, func(c *cobra.Command, client *dbapi.Client, v []string) error {
 		list, err := client.ListSecrets(c.Context(), v[0])
 		if err != nil {
 			return err
@@ -489,7 +482,7 @@ func newListSecretsCmd(f *apiFlags) *cobra.Command {
 			rows = append(rows, []string{s.Key, strconv.FormatInt(s.LastUpdatedTimestamp, 10)})
 		}
 		return printTable(w, []column{{header: "Key name"}, {header: "Last updated", numeric: true}}, rows)
-	}
+	})
 	return cmd
 }
 
@@ -500,17 +493,9 @@ func newDeleteSecretCmd(f *apiFlags) *cobra.Command {
 		Short:   "Delete a secret (legacy name: delete)",
 	}
 	ops := newOperands(cmd, "scope", "key")
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		v, err := ops.resolve(c, args)
-		if err != nil {
-			return err
-		}
-		client, err := f.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = f.withOperands(ops, func(c *cobra.Command, client *dbapi.Client, v []string) error {
 		return client.DeleteSecret(c.Context(), v[0], v[1])
-	}
+	})
 	return cmd
 }
 
@@ -550,15 +535,7 @@ func newGetACLCmd(f *apiFlags) *cobra.Command {
 		Short: "Show the permission of a principal on a scope",
 	}
 	ops := newOperands(cmd, "scope", "principal")
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		v, err := ops.resolve(c, args)
-		if err != nil {
-			return err
-		}
-		client, err := f.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = f.withOperands(ops, func(c *cobra.Command, client *dbapi.Client, v []string) error {
 		acl, err := client.GetACL(c.Context(), v[0], v[1])
 		if err != nil {
 			return err
@@ -567,7 +544,7 @@ func newGetACLCmd(f *apiFlags) *cobra.Command {
 			return printJSON(c.OutOrStdout(), aclJSON{Permission: acl.Permission, Principal: acl.Principal})
 		}
 		return printTable(c.OutOrStdout(), aclColumns, [][]string{{acl.Principal, strings.ToUpper(acl.Permission)}})
-	}
+	})
 	return cmd
 }
 
@@ -577,15 +554,7 @@ func newListACLsCmd(f *apiFlags) *cobra.Command {
 		Short: "List the ACLs of a scope",
 	}
 	ops := newOperands(cmd, "scope")
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		v, err := ops.resolve(c, args)
-		if err != nil {
-			return err
-		}
-		client, err := f.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = f.withOperands(ops, func(c *cobra.Command, client *dbapi.Client, v []string) error {
 		acls, err := client.ListACLs(c.Context(), v[0])
 		if err != nil {
 			return err
@@ -602,7 +571,7 @@ func newListACLsCmd(f *apiFlags) *cobra.Command {
 			rows = append(rows, []string{a.Principal, strings.ToUpper(a.Permission)})
 		}
 		return printTable(c.OutOrStdout(), aclColumns, rows)
-	}
+	})
 	return cmd
 }
 
@@ -612,16 +581,8 @@ func newDeleteACLCmd(f *apiFlags) *cobra.Command {
 		Short: "Remove the ACL of a principal on a scope",
 	}
 	ops := newOperands(cmd, "scope", "principal")
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		v, err := ops.resolve(c, args)
-		if err != nil {
-			return err
-		}
-		client, err := f.client()
-		if err != nil {
-			return err
-		}
+	cmd.RunE = f.withOperands(ops, func(c *cobra.Command, client *dbapi.Client, v []string) error {
 		return client.DeleteACL(c.Context(), v[0], v[1])
-	}
+	})
 	return cmd
 }
