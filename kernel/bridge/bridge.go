@@ -65,7 +65,8 @@ type Bridge struct {
 	token    string
 	local    string // the bearer token local callers present
 	red      *redact.Redactor
-	client   *http.Client
+	client   *http.Client  // forwards callers' requests as they are
+	api      *dbapi.Client // the bridge's own calls (LoadAll, Refresh)
 	warn     func(string)
 
 	mu    sync.Mutex
@@ -95,12 +96,14 @@ func New(opts Options) (*Bridge, error) {
 	if warn == nil {
 		warn = func(string) {}
 	}
+	upstream := strings.TrimRight(opts.Upstream, "/")
 	return &Bridge{
-		upstream: strings.TrimRight(opts.Upstream, "/"),
+		upstream: upstream,
 		token:    opts.Token,
 		local:    "hushb-" + hex.EncodeToString(raw[:]),
 		red:      opts.Redactor,
 		client:   client,
+		api:      dbapi.NewClient(dbapi.Config{Host: upstream, Token: opts.Token}, dbapi.WithHTTPClient(client)),
 		warn:     warn,
 		known:    make(map[secretID]int64),
 	}, nil
@@ -215,8 +218,8 @@ func redactURLError(err error) error {
 }
 
 // register decodes a secrets/get answer and adds its value to the
-// redactor. updated is the secret's last_updated_timestamp when known, -1
-// otherwise.
+// redactor (registerValue). updated is the secret's last_updated_timestamp
+// when known, -1 otherwise.
 func (b *Bridge) register(scope, key string, body []byte, updated int64) error {
 	var got dbapi.GetSecretResponse
 	if err := json.Unmarshal(body, &got); err != nil {
@@ -226,6 +229,12 @@ func (b *Bridge) register(scope, key string, body []byte, updated int64) error {
 	if err != nil {
 		return fmt.Errorf("hush bridge: upstream value of %s/%s is not valid base64; value withheld", scope, key)
 	}
+	return b.registerValue(scope, key, value, updated)
+}
+
+// registerValue adds value to the redactor and remembers when the secret
+// was last updated, for Refresh.
+func (b *Bridge) registerValue(scope, key string, value []byte, updated int64) error {
 	if len(value) > 0 {
 		if err := b.red.Add(value); err != nil {
 			if !errors.Is(err, redact.ErrTooShort) {
@@ -266,86 +275,50 @@ func (b *Bridge) Refresh(ctx context.Context) (LoadStats, error) {
 
 func (b *Bridge) load(ctx context.Context, all bool) (LoadStats, error) {
 	var st LoadStats
-	var scopes dbapi.ListScopesResponse
-	denied, err := b.getJSON(ctx, dbapi.PathScopesList, nil, &scopes)
+	scopes, err := b.api.ListScopes(ctx)
 	if err != nil {
 		return st, fmt.Errorf("load secrets: list scopes: %w", err)
 	}
-	if denied {
-		st.Denied++
-		return st, nil
-	}
-	for _, sc := range scopes.Scopes {
+	for _, sc := range scopes {
 		st.Scopes++
-		var list dbapi.ListSecretsResponse
-		denied, err := b.getJSON(ctx, dbapi.PathSecretsList, url.Values{"scope": {sc.Name}}, &list)
-		if err != nil {
-			return st, fmt.Errorf("load secrets: list scope %s: %w", sc.Name, err)
-		}
-		if denied {
+		list, err := b.api.ListSecrets(ctx, sc.Name)
+		if denied(err) {
 			st.Denied++
 			continue
 		}
-		for _, m := range list.Secrets {
-			id := secretID{sc.Name, m.Key}
+		if err != nil {
+			return st, fmt.Errorf("load secrets: list scope %s: %w", sc.Name, err)
+		}
+		for _, m := range list {
 			b.mu.Lock()
-			prev, seen := b.known[id]
+			prev, seen := b.known[secretID{sc.Name, m.Key}]
 			b.mu.Unlock()
 			if !all && seen && prev == m.LastUpdatedTimestamp {
 				continue
 			}
-			q := url.Values{"scope": {sc.Name}, "key": {m.Key}}
-			status, _, body, err := b.forward(ctx, dbapi.PathSecretsGet, q.Encode())
+			value, err := b.api.GetSecret(ctx, sc.Name, m.Key)
+			if denied(err) {
+				// No READ on this secret, or it was deleted between list and get.
+				st.Denied++
+				continue
+			}
 			if err != nil {
 				return st, fmt.Errorf("load secrets: get %s/%s: %w", sc.Name, m.Key, err)
 			}
-			switch {
-			case status == http.StatusOK:
-				if err := b.register(sc.Name, m.Key, body, m.LastUpdatedTimestamp); err != nil {
-					return st, fmt.Errorf("load secrets: %w", err)
-				}
-				st.Secrets++
-			case status == http.StatusForbidden || status == http.StatusNotFound:
-				// No READ on this secret, or it was deleted between list and get.
-				st.Denied++
-			default:
-				return st, fmt.Errorf("load secrets: get %s/%s: %w", sc.Name, m.Key, apiError(b.upstream, status, body))
+			if err := b.registerValue(sc.Name, m.Key, value, m.LastUpdatedTimestamp); err != nil {
+				return st, fmt.Errorf("load secrets: %w", err)
 			}
+			st.Secrets++
 		}
 	}
 	return st, nil
 }
 
-// getJSON GETs path upstream and decodes a 200 answer into out. A 403 (or
-// a 404 for a scope that vanished meanwhile) is reported as denied.
-func (b *Bridge) getJSON(ctx context.Context, path string, q url.Values, out any) (denied bool, err error) {
-	status, _, body, err := b.forward(ctx, path, q.Encode())
-	if err != nil {
-		return false, err
-	}
-	switch status {
-	case http.StatusOK:
-	case http.StatusForbidden, http.StatusNotFound:
-		if path != dbapi.PathScopesList {
-			return true, nil
-		}
-		return false, apiError(b.upstream, status, body)
-	default:
-		return false, apiError(b.upstream, status, body)
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return false, fmt.Errorf("decode answer of %s%s: %w", b.upstream, path, err)
-	}
-	return false, nil
-}
-
-func apiError(host string, status int, body []byte) error {
-	var er dbapi.ErrorResponse
-	_ = json.Unmarshal(body, &er)
-	if er.ErrorCode == "" {
-		er.ErrorCode = http.StatusText(status)
-	}
-	return &dbapi.APIError{StatusCode: status, ErrorCode: er.ErrorCode, Message: er.Message, Host: host}
+// denied reports whether err is an upstream answer that the token may not
+// read the thing (403), or that it vanished meanwhile (404): skipped, not fatal.
+func denied(err error) bool {
+	var ae *dbapi.APIError
+	return errors.As(err, &ae) && (ae.StatusCode == http.StatusForbidden || ae.StatusCode == http.StatusNotFound)
 }
 
 // RunRefresh calls Refresh every interval until ctx is done. Failures are

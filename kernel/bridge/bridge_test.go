@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -400,8 +401,14 @@ func TestNewValidates(t *testing.T) {
 			t.Errorf("New(%+v) accepted", o)
 		}
 	}
-	var ae *dbapi.APIError
-	if !errors.As(apiError("h", 403, []byte(`{"error_code":"PERMISSION_DENIED","message":"m"}`)), &ae) || ae.Host != "h" {
-		t.Fatal("apiError lost its fields")
+	for err, want := range map[error]bool{
+		fmt.Errorf("wrapped: %w", &dbapi.APIError{StatusCode: 403}): true,
+		&dbapi.APIError{StatusCode: 404}:                            true,
+		&dbapi.APIError{StatusCode: 500}:                            false,
+		errors.New("connection refused"):                            false,
+	} {
+		if denied(err) != want {
+			t.Errorf("denied(%v) = %v, want %v", err, !want, want)
+		}
 	}
 }
