@@ -114,7 +114,9 @@ func (r *Redactor) Add(secret []byte) error {
 	if ok && id&rawFlag != 0 {
 		return nil
 	}
-	needles := []string{string(secret)}
+	var first [1]string // raw only, the common case, needs no slice on the heap
+	first[0] = string(secret)
+	needles := first[:]
 	if len(secret) >= r.derivedMin {
 		for _, enc := range r.encodings {
 			for _, d := range Derive(enc, secret) {

@@ -75,14 +75,20 @@ type class struct {
 	q      int // gram length: 4..8 bytes
 	stride int // s = m-q+1: sampling step, and grams indexed per pattern
 
-	ids []uint32 // the patterns of the class
-
 	filter      []uint64 // blocked Bloom filter of grams, two bits per gram in one word
 	filterShift uint     // 64 - log2(len(filter))
 
 	heads     []uint32 // verification table: chains by window hash
 	headShift uint     // 64 - log2(len(heads))
-	entries   []ventry
+	entries   []ventry // one per pattern of the class, in the order added
+
+	// windows is a blocked Bloom filter of the entries' window hashes,
+	// 16 to 32 bits per entry, probed before the chains: with 100,000
+	// patterns the heads and entries no longer fit in a core's cache,
+	// this filter (256 KiB) does, and it turns away all but about one in a
+	// hundred candidate starts that the chains would reject anyway.
+	windows     []uint64
+	windowShift uint // 64 - log2(len(windows))
 }
 
 func newClass(minLen, q int) class {
@@ -91,6 +97,8 @@ func newClass(minLen, q int) class {
 	c.filterShift = 64 - 6
 	c.heads = make([]uint32, 64)
 	c.headShift = 64 - 6
+	c.windows = make([]uint64, 16)
+	c.windowShift = 64 - 4
 	return c
 }
 
@@ -140,28 +148,38 @@ func (c *class) filterProbe(g uint64) (uint64, uint64) {
 
 // add indexes pattern id (the string p, len(p) >= c.minLen).
 func (c *class) add(id uint32, p string, pats []string) {
-	c.ids = append(c.ids, id)
-	c.entries = append(c.entries, ventry{key: windowHashString(p, c.minLen), pat: id})
+	c.entries = appendDoubling(c.entries, ventry{key: windowHashString(p, c.minLen), pat: id})
 	if len(c.entries) > len(c.heads) {
 		c.rebuildHeads()
 	} else {
 		c.link(len(c.entries) - 1)
 	}
-	if len(c.ids)*c.stride*16 > len(c.filter)*64 {
+	if len(c.entries)*c.stride*16 > len(c.filter)*64 {
 		c.rebuildFilter(pats)
 	} else {
 		c.setBits(p)
 	}
 }
 
-// link threads entries[first:] into their chains.
+// link threads entries[first:] into their chains and adds their window
+// hashes to the window filter.
 func (c *class) link(first int) {
 	for i := first; i < len(c.entries); i++ {
 		e := &c.entries[i]
 		h := e.key >> c.headShift
 		e.next = c.heads[h]
 		c.heads[h] = uint32(i + 1)
+		w, m := c.windowProbe(e.key)
+		c.windows[w] |= m
 	}
+}
+
+// windowProbe returns the word index and the two-bit mask of window hash
+// key in the window filter. It uses other bits of the key than the chains
+// do, so the two tests are independent.
+func (c *class) windowProbe(key uint64) (uint64, uint64) {
+	h := key * hashMul2
+	return h >> c.windowShift, uint64(1)<<((h>>20)&63) | uint64(1)<<((h>>26)&63)
 }
 
 // setBits adds the grams of p at offsets 0..stride-1 to the filter.
@@ -187,6 +205,8 @@ func (c *class) rebuildHeads() {
 	}
 	c.heads = make([]uint32, n)
 	c.headShift = uint(64 - bits.TrailingZeros(uint(n)))
+	c.windows = make([]uint64, n/4) // 16 bits per chain head
+	c.windowShift = c.headShift + 2
 	c.link(0)
 }
 
@@ -198,7 +218,7 @@ const smallFilterBits = 32 << 13
 // twice the current size) and sets every pattern's bits again. pats is the
 // set's pattern list.
 func (c *class) rebuildFilter(pats []string) {
-	grams := len(c.ids) * c.stride
+	grams := len(c.entries) * c.stride
 	bitsPerGram := 32
 	if grams*128 <= smallFilterBits {
 		bitsPerGram = 128 // small sets: a sparser filter still fits in L1
@@ -209,8 +229,8 @@ func (c *class) rebuildFilter(pats []string) {
 	}
 	c.filter = make([]uint64, words)
 	c.filterShift = uint(64 - bits.TrailingZeros(uint(words)))
-	for _, id := range c.ids {
-		c.setBits(pats[id])
+	for _, e := range c.entries {
+		c.setBits(pats[e.pat])
 	}
 }
 
@@ -290,7 +310,7 @@ func (s *set) add(p string, flag uint32) bool {
 // not full, with flag in its index entry.
 func (s *set) insert(p string, flag uint32) {
 	id := uint32(len(s.pats))
-	s.pats = append(s.pats, p)
+	s.pats = appendDoubling(s.pats, p)
 	s.index[p] = id | flag
 	s.addPrefixes(p)
 	if ci := classOf(len(p)); ci >= 0 {
@@ -366,7 +386,7 @@ func (s *set) scan(b []byte, ivs []span, live bool) ([]span, int) {
 	}
 	for ci := range s.classes {
 		c := &s.classes[ci]
-		if len(c.ids) == 0 {
+		if len(c.entries) == 0 {
 			continue
 		}
 		if c.q > 4 {
@@ -505,6 +525,9 @@ func (s *set) verify(c *class, b []byte, i int, ivs []span, live bool, liveFrom 
 			continue
 		}
 		key := windowHash(b[start:], m)
+		if w, wm := c.windowProbe(key); c.windows[w]&wm != wm {
+			continue
+		}
 		for k := c.heads[key>>c.headShift]; k != 0; {
 			e := &c.entries[k-1]
 			k = e.next
@@ -528,50 +551,75 @@ func (s *set) verify(c *class, b []byte, i int, ivs []span, live bool, liveFrom 
 // prefix of a pattern, given best, the start of the longest one the scan
 // already found (len(b) if none). Suffixes of 16 bytes or more are found by
 // the scan; this checks the lengths 15 down to 1.
+//
+// With 100,000 secrets the prefix tables take megabytes and a lookup is a
+// cache miss, so the lookups are made in two passes: the first reads, for
+// every length whose first two bytes could begin a pattern, the table slot
+// where its key would be (these reads do not depend on each other, so
+// their misses overlap); the second decides, longest first, mostly from
+// the slots read.
 func (s *set) liveTail(b []byte, best int) int {
 	n := len(b)
-	for l := min(15, n); l >= 1; l-- {
-		st := n - l
-		if st >= best {
-			break
+	hi := min(15, n)       // the longest suffix to check
+	lo := max(1, n-best+1) // the shortest: it must start before best
+	var (
+		keys  [16]uint64 // keys[l]: the table key of the suffix of length l, 0 if it cannot be a prefix
+		homes [16]uint64 // the slot where its probe starts
+		seen  [16]uint64 // what that slot holds
+	)
+	for l := max(lo, 3); l <= hi; l++ {
+		x := b[n-l:]
+		// Necessary for any prefix of three bytes or more: its first two
+		// bytes begin a pattern. One bit test rejects most lengths before
+		// the costlier lookups.
+		if k := uint16(x[0]) | uint16(x[1])<<8; s.prefix2[k>>6]&(1<<(k&63)) == 0 {
+			continue
 		}
-		if l >= 2 {
-			// Necessary for any longer prefix too: its first two bytes
-			// begin a pattern of more than two bytes. One bit test
-			// rejects most positions before the costlier lookups.
-			k := uint16(b[st]) | uint16(b[st+1])<<8
-			if s.prefix2[k>>6]&(1<<(k&63)) == 0 {
-				continue
-			}
+		if l <= 7 {
+			keys[l] = prefixKey(x[:l])
+			homes[l] = s.prefixN.home(keys[l])
+			seen[l] = s.prefixN.slots[homes[l]]
+		} else {
+			k := longPrefixFPBytes(x[:l])
+			keys[l] = uint64(k)
+			homes[l] = s.prefixL.home(k)
+			seen[l] = uint64(s.prefixL.slots[homes[l]])
 		}
-		if s.isPrefix(b[st:]) {
-			return st
+	}
+	for l := hi; l >= lo; l-- {
+		var found bool
+		switch {
+		case keys[l] != 0 && l <= 7:
+			found = s.prefixN.hasFrom(keys[l], homes[l], seen[l])
+		case keys[l] != 0:
+			found = s.prefixL.hasFrom(uint32(keys[l]), homes[l], uint32(seen[l]))
+		case l == 2:
+			k := uint16(b[n-2]) | uint16(b[n-1])<<8
+			found = s.prefix2[k>>6]&(1<<(k&63)) != 0
+		case l == 1:
+			c := b[n-1]
+			found = s.prefix1[c>>6]&(1<<(c&63)) != 0
+		}
+		if found {
+			return n - l
 		}
 	}
 	return best
 }
 
-// isPrefix reports whether x (1..15 bytes) is a proper prefix of a pattern.
-func (s *set) isPrefix(x []byte) bool {
-	switch l := len(x); {
-	case l == 1:
-		return s.prefix1[x[0]>>6]&(1<<(x[0]&63)) != 0
-	case l == 2:
-		k := uint16(x[0]) | uint16(x[1])<<8
-		return s.prefix2[k>>6]&(1<<(k&63)) != 0
-	case l <= 7:
-		return s.prefixN.has(prefixKey(x))
-	default:
-		var rest uint64
-		for i := l - 1; i >= 8; i-- {
-			rest = rest<<8 | uint64(x[i])
-		}
-		return s.prefixL.has(longPrefixFP(binary.LittleEndian.Uint64(x), rest, l))
+// longPrefixFPBytes is longPrefixFP of the 8..15-byte prefix x.
+func longPrefixFPBytes(x []byte) uint32 {
+	var rest uint64
+	for i := len(x) - 1; i >= 8; i-- {
+		rest = rest<<8 | uint64(x[i])
 	}
+	return longPrefixFP(binary.LittleEndian.Uint64(x), rest, len(x))
 }
 
-// hashSet is an open-addressing hash set of non-zero keys (load factor at
-// most 1/2, linear probing).
+// hashSet is an open-addressing hash set of non-zero keys (linear probing,
+// load factor at most 3/4: at 100,000 secrets the fingerprint table then
+// takes 4 MiB instead of 8, and a lookup, made once per Write and length,
+// stays within a cache line or two).
 type hashSet[K uint32 | uint64] struct {
 	slots []K
 	n     int
@@ -590,21 +638,31 @@ func (t *hashSet[K]) init() {
 	t.n = 0
 }
 
-func (t *hashSet[K]) has(k K) bool {
+// home returns the slot where the probe for k starts.
+func (t *hashSet[K]) home(k K) uint64 {
+	return (uint64(k) * hashMul1) >> t.shift
+}
+
+// hasFrom reports whether k is in the set, given its home slot i and v,
+// what that slot holds (read earlier, so that several lookups can overlap
+// their cache misses).
+func (t *hashSet[K]) hasFrom(k K, i uint64, v K) bool {
 	mask := uint64(len(t.slots) - 1)
-	for i := (uint64(k) * hashMul1) >> t.shift; ; i = (i + 1) & mask {
-		switch t.slots[i] {
+	for {
+		switch v {
 		case k:
 			return true
 		case 0:
 			return false
 		}
+		i = (i + 1) & mask
+		v = t.slots[i]
 	}
 }
 
 // insertAll inserts the keys ks, growing the table at most once.
 func (t *hashSet[K]) insertAll(ks []K) {
-	for (t.n+len(ks))*2 > len(t.slots) {
+	for (t.n+len(ks))*4 > len(t.slots)*3 {
 		t.grow()
 	}
 	mask := uint64(len(t.slots) - 1)
@@ -641,6 +699,17 @@ func (t *hashSet[K]) grow() {
 		t.slots[i] = k
 		t.n++
 	}
+}
+
+// appendDoubling appends v to s, doubling the capacity when s is full.
+// append alone grows a large slice by a quarter at a time, which for a set
+// built by 100,000 Adds allocates about five times the slice's final size in
+// all; doubling allocates about twice.
+func appendDoubling[T any](s []T, v T) []T {
+	if len(s) == cap(s) {
+		s = slices.Grow(s, max(len(s), 8))
+	}
+	return append(s, v)
 }
 
 // mergeSpans sorts ivs by start and merges overlapping and touching spans,
