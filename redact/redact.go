@@ -34,7 +34,7 @@ const Token = "[REDACTED]"
 var ErrTooShort = errors.New("secret too short to redact")
 
 // ErrFull is returned (wrapped) by Add when the set already holds the
-// maximum number of patterns (2^31).
+// maximum number of patterns (2^31-1).
 var ErrFull = errors.New("redaction set is full")
 
 // Default length policy, applied for zero Options fields.
@@ -106,16 +106,20 @@ func (r *Redactor) Add(secret []byte) error {
 		return fmt.Errorf("redact: add secret of %d bytes (minimum %d): %w", len(secret), r.minLen, ErrTooShort)
 	}
 	// Patterns are only ever added: if their count is unchanged when the
-	// write lock is taken, an absent secret is still absent.
+	// write lock is taken, an absent secret is still absent, and the index
+	// slot found for it is still where it goes.
+	raw := string(secret)
 	r.mu.RLock()
-	id, ok := r.set.index[string(secret)]
-	seen := len(r.set.pats)
+	h := r.set.index.hash(raw)
+	slot, found := r.set.index.find(h, raw)
+	known := found && r.set.index.isRaw(slot)
+	seen := r.set.index.len()
 	r.mu.RUnlock()
-	if ok && id&rawFlag != 0 {
+	if known {
 		return nil
 	}
 	var first [1]string // raw only, the common case, needs no slice on the heap
-	first[0] = string(secret)
+	first[0] = raw
 	needles := first[:]
 	if len(secret) >= r.derivedMin {
 		for _, enc := range r.encodings {
@@ -128,16 +132,16 @@ func (r *Redactor) Add(secret []byte) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.set.pats)+len(needles) > maxPatterns {
+	if r.set.index.len()+len(needles) > maxPatterns {
 		return fmt.Errorf("redact: add secret of %d bytes: %w", len(secret), ErrFull)
 	}
-	if !ok && len(r.set.pats) == seen {
-		r.set.insert(needles[0], rawFlag) // known absent: no second lookup
+	if !found && r.set.index.len() == seen {
+		r.set.insert(slot, h, raw, true) // known absent: no second lookup
 	} else {
-		r.set.add(needles[0], rawFlag)
+		r.set.add(needles[0], true)
 	}
 	for _, n := range needles[1:] {
-		r.set.add(n, 0)
+		r.set.add(n, false)
 	}
 	return nil
 }
@@ -147,7 +151,7 @@ func (r *Redactor) Add(secret []byte) error {
 func (r *Redactor) Len() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.set.pats)
+	return r.set.index.len()
 }
 
 // Redact appends to dst the redacted form of src and returns the extended

@@ -239,7 +239,7 @@ func TestAddPolicy(t *testing.T) {
 	if err := one.Add([]byte("abcdef")); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range one.set.pats {
+	for _, p := range one.set.index.pats {
 		if len(p) < 6 {
 			t.Fatalf("needle of %d bytes below MinLength 6 was added", len(p))
 		}

@@ -52,20 +52,22 @@ const (
 	hashMul2 = 0xC2B2AE3D27D4EB4F
 )
 
-// maxPatterns bounds the number of distinct patterns (ids are uint32, and
-// chain links are index+1).
-const maxPatterns = 1 << 31
+// maxPatterns bounds the number of distinct patterns (the index keeps a
+// pattern's position plus one in 31 bits, chain links are uint32).
+const maxPatterns = 1<<31 - 1
 
 // span is a half-open byte range [start, end) of a buffer covered by one or
 // more pattern occurrences.
 type span struct{ start, end int }
 
 // ventry is one pattern in a class's verification table: the hash of its
-// first minLen bytes (its window), its id, and the index+1 of the next entry
-// in the same chain (0 ends the chain).
+// first minLen bytes (its window), the pattern itself, and the index+1 of
+// the next entry in the same chain (0 ends the chain). Holding the pattern
+// rather than its id saves verification one dependent load, a cache miss
+// with 100,000 patterns.
 type ventry struct {
 	key  uint64
-	pat  uint32
+	pat  string
 	next uint32
 }
 
@@ -146,16 +148,16 @@ func (c *class) filterProbe(g uint64) (uint64, uint64) {
 	return h >> c.filterShift, uint64(1)<<((h>>26)&63) | uint64(1)<<((h>>32)&63)
 }
 
-// add indexes pattern id (the string p, len(p) >= c.minLen).
-func (c *class) add(id uint32, p string, pats []string) {
-	c.entries = appendDoubling(c.entries, ventry{key: windowHashString(p, c.minLen), pat: id})
+// add indexes pattern p (len(p) >= c.minLen).
+func (c *class) add(p string) {
+	c.entries = appendDoubling(c.entries, ventry{key: windowHashString(p, c.minLen), pat: p})
 	if len(c.entries) > len(c.heads) {
 		c.rebuildHeads()
 	} else {
 		c.link(len(c.entries) - 1)
 	}
-	if len(c.entries)*c.stride*16 > len(c.filter)*64 {
-		c.rebuildFilter(pats)
+	if len(c.entries)*c.stride*8 > len(c.filter)*64 {
+		c.rebuildFilter()
 	} else {
 		c.setBits(p)
 	}
@@ -214,14 +216,17 @@ func (c *class) rebuildHeads() {
 // bits per gram instead of 32, for fewer false hits at no cache cost.
 const smallFilterBits = 32 << 13
 
-// rebuildFilter resizes the filter to about 32 bits per gram (128 while small) (at least
-// twice the current size) and sets every pattern's bits again. pats is the
-// set's pattern list.
-func (c *class) rebuildFilter(pats []string) {
+// rebuildFilter resizes the filter to about 32 bits per gram (128 while
+// small), at least twice the current size, and sets every pattern's bits
+// again.
+func (c *class) rebuildFilter() {
 	grams := len(c.entries) * c.stride
 	bitsPerGram := 32
 	if grams*128 <= smallFilterBits {
 		bitsPerGram = 128 // small sets: a sparser filter still fits in L1
+	}
+	if grams*bitsPerGram > 32<<20 {
+		bitsPerGram = 16
 	}
 	words := len(c.filter)
 	for words*64 < grams*bitsPerGram {
@@ -230,19 +235,19 @@ func (c *class) rebuildFilter(pats []string) {
 	c.filter = make([]uint64, words)
 	c.filterShift = uint(64 - bits.TrailingZeros(uint(words)))
 	for _, e := range c.entries {
-		c.setBits(pats[e.pat])
+		c.setBits(e.pat)
 	}
 }
 
 // set is the pattern set of a Redactor. It is mutated only by Redactor.Add
 // under the write lock and read by scans under the read lock.
 type set struct {
-	pats  []string
-	index map[string]uint32 // pattern -> id, with rawFlag when added as a secret
+	// index holds every pattern and whether it was added as a secret.
+	index patternIndex
 
 	// tiny holds the patterns shorter than 4 bytes (only with a MinLength
 	// below 4), by first byte; nil when there are none.
-	tiny *[256][]uint32
+	tiny *[256][]string
 
 	// classes: [4,8) with 4-grams at every position; [8,16) with 4-grams
 	// every 5 bytes; [16,∞) with 5-grams every 12 bytes.
@@ -262,12 +267,8 @@ type set struct {
 	prefixL u32set
 }
 
-// rawFlag marks an index entry whose pattern was added as a secret (so its
-// derived forms are already in the set too).
-const rawFlag = 1 << 31
-
 func newSet() *set {
-	s := &set{index: make(map[string]uint32)}
+	s := &set{index: newPatternIndex()}
 	s.classes[0] = newClass(4, 4)
 	s.classes[1] = newClass(8, 4)
 	s.classes[2] = newClass(16, 5)
@@ -290,36 +291,37 @@ func classOf(n int) int {
 }
 
 // add inserts pattern p (non-empty) unless it is already present, and
-// sets flag (0 or rawFlag) in its index entry. It reports false when the
-// set is full.
-func (s *set) add(p string, flag uint32) bool {
-	if id, ok := s.index[p]; ok {
-		if id&flag != flag {
-			s.index[p] = id | flag
+// marks it as a raw secret when raw is set. It reports false when the set
+// is full.
+func (s *set) add(p string, raw bool) bool {
+	h := s.index.hash(p)
+	slot, found := s.index.find(h, p)
+	if found {
+		if raw {
+			s.index.markRaw(slot)
 		}
 		return true
 	}
-	if len(s.pats) >= maxPatterns {
+	if s.index.len() >= maxPatterns {
 		return false
 	}
-	s.insert(p, flag)
+	s.insert(slot, h, p, raw)
 	return true
 }
 
-// insert adds pattern p (non-empty), known to be absent, to a set that is
-// not full, with flag in its index entry.
-func (s *set) insert(p string, flag uint32) {
-	id := uint32(len(s.pats))
-	s.pats = appendDoubling(s.pats, p)
-	s.index[p] = id | flag
+// insert adds pattern p (non-empty), whose hash is h, to a set that is not
+// full and does not hold it, at slot, the index slot find returned for it;
+// raw marks it as a secret.
+func (s *set) insert(slot int, h uint64, p string, raw bool) {
+	s.index.insert(slot, h, p, raw)
 	s.addPrefixes(p)
 	if ci := classOf(len(p)); ci >= 0 {
-		s.classes[ci].add(id, p, s.pats)
+		s.classes[ci].add(p)
 	} else {
 		if s.tiny == nil {
-			s.tiny = new([256][]uint32)
+			s.tiny = new([256][]string)
 		}
-		s.tiny[p[0]] = append(s.tiny[p[0]], id)
+		s.tiny[p[0]] = append(s.tiny[p[0]], p)
 	}
 }
 
@@ -403,8 +405,7 @@ func (s *set) scan(b []byte, ivs []span, live bool) ([]span, int) {
 
 func (s *set) scanTiny(b []byte, ivs []span) []span {
 	for i, c := range b {
-		for _, id := range s.tiny[c] {
-			p := s.pats[id]
+		for _, p := range s.tiny[c] {
 			if i+len(p) <= len(b) && string(b[i:i+len(p)]) == p {
 				ivs = append(ivs, span{i, i + len(p)})
 			}
@@ -534,7 +535,7 @@ func (s *set) verify(c *class, b []byte, i int, ivs []span, live bool, liveFrom 
 			if e.key != key {
 				continue
 			}
-			p := s.pats[e.pat]
+			p := e.pat
 			if end := start + len(p); end <= len(b) {
 				if string(b[start:end]) == p {
 					ivs = append(ivs, span{start, end})
