@@ -156,7 +156,7 @@ func (c *class) add(p string) {
 	} else {
 		c.link(len(c.entries) - 1)
 	}
-	if len(c.entries)*c.stride*8 > len(c.filter)*64 {
+	if len(c.filter)*64 < 16*len(c.entries)*c.stride {
 		c.rebuildFilter()
 	} else {
 		c.setBits(p)
@@ -212,24 +212,36 @@ func (c *class) rebuildHeads() {
 	c.link(0)
 }
 
-// smallFilterBits is the filter size (32 KiB) up to which a class keeps 128
-// bits per gram instead of 32, for fewer false hits at no cache cost.
-const smallFilterBits = 32 << 13
+// Filter sizes, in bits: up to smallFilterBits (32 KiB) a class keeps 128
+// bits per gram, for fewer false hits at no cache cost; then 32; and beyond
+// largeFilterBits (4 MiB), 20, so that the filter of a very large set
+// (100,000 secrets and more) stays small enough to remain in a cache shared
+// with other work, at the price of a few more false hits.
+const (
+	smallFilterBits = 32 << 13
+	largeFilterBits = 4 << 23
+)
 
-// rebuildFilter resizes the filter to about 32 bits per gram (128 while
-// small), at least twice the current size, and sets every pattern's bits
-// again.
+// filterBits is the filter size a class aims for with this many grams. A
+// filter is rebuilt when it falls below 16 bits per gram, to at least that
+// size (the next power of two).
+func filterBits(grams int) int {
+	switch {
+	case grams*128 <= smallFilterBits:
+		return grams * 128
+	case grams*32 <= largeFilterBits:
+		return grams * 32
+	default:
+		return grams * 20
+	}
+}
+
+// rebuildFilter resizes the filter to filterBits (at least twice the
+// current size) and sets every pattern's bits again.
 func (c *class) rebuildFilter() {
-	grams := len(c.entries) * c.stride
-	bitsPerGram := 32
-	if grams*128 <= smallFilterBits {
-		bitsPerGram = 128 // small sets: a sparser filter still fits in L1
-	}
-	if grams*bitsPerGram > 32<<20 {
-		bitsPerGram = 16
-	}
+	want := filterBits(len(c.entries) * c.stride)
 	words := len(c.filter)
-	for words*64 < grams*bitsPerGram {
+	for words*64 < want {
 		words *= 2
 	}
 	c.filter = make([]uint64, words)
