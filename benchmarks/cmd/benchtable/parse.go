@@ -106,11 +106,58 @@ func (r *results) median(name, unit string) (float64, bool) {
 	if len(vs) == 0 {
 		return 0, false
 	}
+	return medianOf(vs), true
+}
+
+// medianRatio returns the median over the runs of metric unit of a divided
+// by the same metric of b, pairing the runs by order (run i of each comes
+// from pass i of benchmarks/run, where the two rows ran seconds apart, so
+// load that came and went between passes cancels out of each ratio), and
+// whether both were measured. When the two have different numbers of runs
+// (a row failed or was skipped in some pass) the pairing is lost, and it
+// returns the ratio of the medians.
+func (r *results) medianRatio(a, b, unit string) (float64, bool) {
+	var ra, rb []float64
+	for _, m := range r.runs[a] {
+		if v, ok := m[unit]; ok {
+			ra = append(ra, v)
+		}
+	}
+	for _, m := range r.runs[b] {
+		if v, ok := m[unit]; ok {
+			rb = append(rb, v)
+		}
+	}
+	if len(ra) == 0 || len(rb) == 0 {
+		return 0, false
+	}
+	if len(ra) != len(rb) {
+		ma, _ := r.median(a, unit)
+		mb, _ := r.median(b, unit)
+		if mb == 0 {
+			return 0, false
+		}
+		return ma / mb, true
+	}
+	var ratios []float64
+	for i := range ra {
+		if rb[i] != 0 {
+			ratios = append(ratios, ra[i]/rb[i])
+		}
+	}
+	if len(ratios) == 0 {
+		return 0, false
+	}
+	return medianOf(ratios), true
+}
+
+// medianOf returns the median of vs (not empty); it sorts vs.
+func medianOf(vs []float64) float64 {
 	slices.Sort(vs)
 	if len(vs)%2 == 1 {
-		return vs[len(vs)/2], true
+		return vs[len(vs)/2]
 	}
-	return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2, true
+	return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
 }
 
 // count is the largest number of runs of any benchmark (the -count used).

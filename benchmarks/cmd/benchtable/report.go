@@ -248,25 +248,27 @@ func targets(r *results) []target {
 	out = append(out, r.atLeast("4 KiB writes, 100,000 secrets: at least 1 GB/s", writeName("long", 100000, "hush", 4096, "none"), 1000))
 	out = append(out, worstAtLeast(r, "256-byte writes, up to 10,000 secrets: at least 400 MB/s", 256, []int{1, 10, 100, 1000, 10000}, 400))
 
-	// One occurrence per 4 KiB costs under 30%, in every measured row.
+	// One occurrence per 4 KiB costs under 30%, in every measured row. The
+	// cost is the throughput lost on the 1-per-4-KiB row against the
+	// no-match row, taken pass by pass (the two rows run seconds apart),
+	// median over the passes.
 	{
-		t := target{what: "one occurrence per 4 KiB costs under 30% (worst row of all set sizes and write sizes)", measured: "—"}
+		t := target{what: "one occurrence per 4 KiB costs under 30% (worst row of all set sizes and write sizes; throughput lost, median of the passes)", measured: "—"}
 		worst, where, seen := -1.0, "", false
 		for _, n := range longSizes {
 			for _, ws := range writeSizes {
-				none, ok1 := mb(n, ws, "none")
-				hit, ok2 := mb(n, ws, "4k")
-				if !ok1 || !ok2 || none == 0 {
+				ratio, ok := r.medianRatio(writeName("long", n, "hush", ws, "4k"), writeName("long", n, "hush", ws, "none"), r.speed())
+				if !ok {
 					continue
 				}
 				seen = true
-				if c := 1 - hit/none; c > worst {
+				if c := 1 - ratio; c > worst {
 					worst, where = c, fmt.Sprintf("%d secrets, %s writes", n, writeLabel(ws))
 				}
 			}
 		}
 		if seen {
-			t.measured = fmt.Sprintf("%+.0f%% at %s", 100*worst, where)
+			t.measured = fmt.Sprintf("%.0f%% less throughput at %s", 100*worst, where)
 			t.met = verdict(worst < 0.30)
 		}
 		out = append(out, t)
