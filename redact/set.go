@@ -61,13 +61,12 @@ const maxPatterns = 1<<31 - 1
 type span struct{ start, end int }
 
 // ventry is one pattern in a class's verification table: the hash of its
-// first minLen bytes (its window), the pattern itself, and the index+1 of
-// the next entry in the same chain (0 ends the chain). Holding the pattern
-// rather than its id saves verification one dependent load, a cache miss
-// with 100,000 patterns.
+// first minLen bytes (its window), its position in the set's pattern list,
+// and the index+1 of the next entry in the same chain (0 ends the chain).
+// It holds no pointer, so the garbage collector need not scan the table.
 type ventry struct {
 	key  uint64
-	pat  string
+	pat  uint32
 	next uint32
 }
 
@@ -148,16 +147,17 @@ func (c *class) filterProbe(g uint64) (uint64, uint64) {
 	return h >> c.filterShift, uint64(1)<<((h>>26)&63) | uint64(1)<<((h>>32)&63)
 }
 
-// add indexes pattern p (len(p) >= c.minLen).
-func (c *class) add(p string) {
-	c.entries = appendDoubling(c.entries, ventry{key: windowHashString(p, c.minLen), pat: p})
+// add indexes pattern p (len(p) >= c.minLen), number id in pats, the set's
+// pattern list.
+func (c *class) add(id uint32, p string, pats []string) {
+	c.entries = appendDoubling(c.entries, ventry{key: windowHashString(p, c.minLen), pat: id})
 	if len(c.entries) > len(c.heads) {
 		c.rebuildHeads()
 	} else {
 		c.link(len(c.entries) - 1)
 	}
 	if len(c.filter)*64 < 16*len(c.entries)*c.stride {
-		c.rebuildFilter()
+		c.rebuildFilter(pats)
 	} else {
 		c.setBits(p)
 	}
@@ -237,8 +237,9 @@ func filterBits(grams int) int {
 }
 
 // rebuildFilter resizes the filter to filterBits (at least twice the
-// current size) and sets every pattern's bits again.
-func (c *class) rebuildFilter() {
+// current size) and sets every pattern's bits again. pats is the set's
+// pattern list.
+func (c *class) rebuildFilter(pats []string) {
 	want := filterBits(len(c.entries) * c.stride)
 	words := len(c.filter)
 	for words*64 < want {
@@ -247,7 +248,7 @@ func (c *class) rebuildFilter() {
 	c.filter = make([]uint64, words)
 	c.filterShift = uint(64 - bits.TrailingZeros(uint(words)))
 	for _, e := range c.entries {
-		c.setBits(e.pat)
+		c.setBits(pats[e.pat])
 	}
 }
 
@@ -266,8 +267,8 @@ type set struct {
 	classes [3]class
 
 	// Prefix tables for the live-partial-match computation: first byte and
-	// first two bytes of patterns longer than that, and the 3..7-byte
-	// prefixes (length in the top byte) of patterns longer than that.
+	// first two bytes of patterns longer than that (exact bitmaps), and
+	// fingerprints of the 3..7-byte prefixes of patterns longer than that.
 	prefix1 [4]uint64
 	prefix2 [1024]uint64
 	// prefix3 is a hashed bitmap of the first three bytes of the patterns
@@ -278,13 +279,14 @@ type set struct {
 	// through (the exact two-byte table, one in two); with 10,000, one in
 	// fifty (one in five).
 	prefix3 [prefix3Bits / 64]uint64
-	prefixN u64set
-	// prefixL holds 32-bit fingerprints of the 8..15-byte prefixes of
-	// patterns longer than that (half the memory traffic of 64-bit keys
-	// when building large sets). A fingerprint collision can only make a
-	// Writer hold back a few bytes more than needed, never redact or leak
+	prefixN fpSet
+	// prefixL holds fingerprints of the 8..15-byte prefixes of patterns
+	// longer than that. Fingerprints (32 bits, length included) take half
+	// the memory of exact 64-bit keys, which is half the cache misses when
+	// building or probing a large set. A collision can only make a Writer
+	// hold back a few bytes more than needed, never redact or leak
 	// differently.
-	prefixL u32set
+	prefixL fpSet
 }
 
 func newSet() *set {
@@ -336,7 +338,7 @@ func (s *set) insert(slot int, h uint64, p string, raw bool) {
 	s.index.insert(slot, h, p, raw)
 	s.addPrefixes(p)
 	if ci := classOf(len(p)); ci >= 0 {
-		s.classes[ci].add(p)
+		s.classes[ci].add(uint32(s.index.len()-1), p, s.index.pats)
 	} else {
 		if s.tiny == nil {
 			s.tiny = new([256][]string)
@@ -361,19 +363,18 @@ func (s *set) addPrefixes(p string) {
 	}
 	w, m := prefix3Probe(p[0], p[1], p[2])
 	s.prefix3[w] |= m
-	var keys [8]uint64
+	var fps [8]uint32
 	n := 0
 	k := uint64(p[0]) | uint64(p[1])<<8
 	for l := 3; l < len(p) && l <= 7; l++ {
 		k |= uint64(p[l-1]) << (8 * (l - 1))
-		keys[n] = k | uint64(l)<<56 // prefixKey(p[:l])
+		fps[n] = shortPrefixFP(k | uint64(l)<<56) // shortPrefixFPBytes(p[:l])
 		n++
 	}
-	s.prefixN.insertAll(keys[:n])
+	s.prefixN.insertAll(fps[:n])
 	if len(p) <= 8 {
 		return
 	}
-	var fps [8]uint32
 	n = 0
 	head, rest := gramAtString(p, 8), uint64(0)
 	for l := 8; l < len(p) && l <= 15; l++ {
@@ -394,13 +395,19 @@ func prefix3Probe(a, b, c byte) (uint64, uint64) {
 	return h >> 6, 1 << (h & 63)
 }
 
-// prefixKey packs a 3..7-byte prefix and its length into one non-zero key.
-func prefixKey(b []byte) uint64 {
-	k := uint64(len(b)) << 56
-	for i, c := range b {
+// shortPrefixFP is the fingerprint of a 3..7-byte prefix given packed
+// little-endian with its length in the top byte.
+func shortPrefixFP(k uint64) uint32 {
+	return uint32(mix(k)>>32) | 1
+}
+
+// shortPrefixFPBytes is shortPrefixFP of the 3..7-byte prefix x.
+func shortPrefixFPBytes(x []byte) uint32 {
+	k := uint64(len(x)) << 56
+	for i, c := range x {
 		k |= uint64(c) << (8 * i)
 	}
-	return k
+	return shortPrefixFP(k)
 }
 
 // longPrefixFP is the fingerprint of an 8..15-byte prefix given as its
@@ -567,7 +574,7 @@ func (s *set) verify(c *class, b []byte, i int, ivs []span, live bool, liveFrom 
 			if e.key != key {
 				continue
 			}
-			p := e.pat
+			p := s.index.pats[e.pat]
 			if end := start + len(p); end <= len(b) {
 				if string(b[start:end]) == p {
 					ivs = append(ivs, span{start, end})
@@ -596,9 +603,9 @@ func (s *set) liveTail(b []byte, best int) int {
 	hi := min(15, n)       // the longest suffix to check
 	lo := max(1, n-best+1) // the shortest: it must start before best
 	var (
-		keys  [16]uint64 // keys[l]: the table key of the suffix of length l, 0 if it cannot be a prefix
+		fps   [16]uint32 // fps[l]: the fingerprint of the suffix of length l, 0 if it cannot be a prefix
 		homes [16]uint64 // the slot where its probe starts
-		seen  [16]uint64 // what that slot holds
+		seen  [16]uint32 // what that slot holds
 	)
 	for l := max(lo, 3); l <= hi; l++ {
 		x := b[n-l:]
@@ -608,24 +615,22 @@ func (s *set) liveTail(b []byte, best int) int {
 		if w, m := prefix3Probe(x[0], x[1], x[2]); s.prefix3[w]&m == 0 {
 			continue
 		}
+		t := &s.prefixL
 		if l <= 7 {
-			keys[l] = prefixKey(x[:l])
-			homes[l] = s.prefixN.home(keys[l])
-			seen[l] = s.prefixN.slots[homes[l]]
+			t, fps[l] = &s.prefixN, shortPrefixFPBytes(x)
 		} else {
-			k := longPrefixFPBytes(x[:l])
-			keys[l] = uint64(k)
-			homes[l] = s.prefixL.home(k)
-			seen[l] = uint64(s.prefixL.slots[homes[l]])
+			fps[l] = longPrefixFPBytes(x)
 		}
+		homes[l] = t.home(fps[l])
+		seen[l] = t.slots[homes[l]]
 	}
 	for l := hi; l >= lo; l-- {
 		var found bool
 		switch {
-		case keys[l] != 0 && l <= 7:
-			found = s.prefixN.hasFrom(keys[l], homes[l], seen[l])
-		case keys[l] != 0:
-			found = s.prefixL.hasFrom(uint32(keys[l]), homes[l], uint32(seen[l]))
+		case fps[l] != 0 && l <= 7:
+			found = s.prefixN.hasFrom(fps[l], homes[l], seen[l])
+		case fps[l] != 0:
+			found = s.prefixL.hasFrom(fps[l], homes[l], seen[l])
 		case l == 2:
 			k := uint16(b[n-2]) | uint16(b[n-1])<<8
 			found = s.prefix2[k>>6]&(1<<(k&63)) != 0
@@ -649,37 +654,31 @@ func longPrefixFPBytes(x []byte) uint32 {
 	return longPrefixFP(binary.LittleEndian.Uint64(x), rest, len(x))
 }
 
-// hashSet is an open-addressing hash set of non-zero keys (linear probing,
-// load factor at most 3/4: at 100,000 secrets the fingerprint table then
-// takes 4 MiB instead of 8, and a lookup, made once per Write and length,
-// stays within a cache line or two).
-type hashSet[K uint32 | uint64] struct {
-	slots []K
+// fpSet is an open-addressing hash set of non-zero 32-bit fingerprints
+// (linear probing, load factor at most 3/4: at 100,000 secrets the table of
+// long prefixes then takes 4 MiB instead of 8, and a lookup, made once per
+// Write and length, stays within a cache line or two).
+type fpSet struct {
+	slots []uint32
 	n     int
 	shift uint
 }
 
-// u64set holds exact keys; u32set holds 32-bit fingerprints.
-type (
-	u64set = hashSet[uint64]
-	u32set = hashSet[uint32]
-)
-
-func (t *hashSet[K]) init() {
-	t.slots = make([]K, 64)
+func (t *fpSet) init() {
+	t.slots = make([]uint32, 64)
 	t.shift = 64 - 6
 	t.n = 0
 }
 
 // home returns the slot where the probe for k starts.
-func (t *hashSet[K]) home(k K) uint64 {
+func (t *fpSet) home(k uint32) uint64 {
 	return (uint64(k) * hashMul1) >> t.shift
 }
 
 // hasFrom reports whether k is in the set, given its home slot i and v,
 // what that slot holds (read earlier, so that several lookups can overlap
 // their cache misses).
-func (t *hashSet[K]) hasFrom(k K, i uint64, v K) bool {
+func (t *fpSet) hasFrom(k uint32, i uint64, v uint32) bool {
 	mask := uint64(len(t.slots) - 1)
 	for {
 		switch v {
@@ -694,7 +693,7 @@ func (t *hashSet[K]) hasFrom(k K, i uint64, v K) bool {
 }
 
 // insertAll inserts the keys ks, growing the table at most once.
-func (t *hashSet[K]) insertAll(ks []K) {
+func (t *fpSet) insertAll(ks []uint32) {
 	for (t.n+len(ks))*4 > len(t.slots)*3 {
 		t.grow()
 	}
@@ -715,9 +714,9 @@ func (t *hashSet[K]) insertAll(ks []K) {
 }
 
 // grow doubles the table and reinserts its keys.
-func (t *hashSet[K]) grow() {
+func (t *fpSet) grow() {
 	old := t.slots
-	t.slots = make([]K, 2*len(old))
+	t.slots = make([]uint32, 2*len(old))
 	t.shift--
 	t.n = 0
 	mask := uint64(len(t.slots) - 1)
