@@ -147,19 +147,26 @@ func (c *class) filterProbe(g uint64) (uint64, uint64) {
 	return h >> c.filterShift, uint64(1)<<((h>>26)&63) | uint64(1)<<((h>>32)&63)
 }
 
-// add indexes pattern p (len(p) >= c.minLen), number id in pats, the set's
-// pattern list.
-func (c *class) add(id uint32, p string, pats []string) {
-	c.entries = appendDoubling(c.entries, ventry{key: windowHashString(p, c.minLen), pat: id})
+// indexFrom makes the class's tables cover entries[first:], appended since
+// they were last indexed. A table that must grow is rebuilt once, for the
+// final count, so adding many patterns at once (Redactor.AddAll) builds
+// each table once instead of once per doubling. pats is the set's pattern
+// list.
+func (c *class) indexFrom(first int, pats []string) {
+	if first == len(c.entries) {
+		return
+	}
 	if len(c.entries) > len(c.heads) {
 		c.rebuildHeads()
 	} else {
-		c.link(len(c.entries) - 1)
+		c.link(first)
 	}
 	if len(c.filter)*64 < 16*len(c.entries)*c.stride {
 		c.rebuildFilter(pats)
-	} else {
-		c.setBits(p)
+		return
+	}
+	for _, e := range c.entries[first:] {
+		c.setBits(pats[e.pat])
 	}
 }
 
@@ -265,6 +272,9 @@ type set struct {
 	// classes: [4,8) with 4-grams at every position; [8,16) with 4-grams
 	// every 5 bytes; [16,∞) with 5-grams every 12 bytes.
 	classes [3]class
+	// indexed counts, per class, the entries its tables cover (see
+	// insert and indexPending).
+	indexed [3]int
 
 	// Prefix tables for the live-partial-match computation: first byte and
 	// first two bytes of patterns longer than that (exact bitmaps), and
@@ -314,7 +324,7 @@ func classOf(n int) int {
 
 // add inserts pattern p (non-empty) unless it is already present, and
 // marks it as a raw secret when raw is set. It reports false when the set
-// is full.
+// is full. The caller calls indexPending before the set is scanned again.
 func (s *set) add(p string, raw bool) bool {
 	h := s.index.hash(p)
 	slot, found := s.index.find(h, p)
@@ -333,17 +343,30 @@ func (s *set) add(p string, raw bool) bool {
 
 // insert adds pattern p (non-empty), whose hash is h, to a set that is not
 // full and does not hold it, at slot, the index slot find returned for it;
-// raw marks it as a secret.
+// raw marks it as a secret. The pattern's class entry is appended but not
+// yet indexed: the caller calls indexPending before the set is scanned
+// again.
 func (s *set) insert(slot int, h uint64, p string, raw bool) {
 	s.index.insert(slot, h, p, raw)
 	s.addPrefixes(p)
 	if ci := classOf(len(p)); ci >= 0 {
-		s.classes[ci].add(uint32(s.index.len()-1), p, s.index.pats)
+		c := &s.classes[ci]
+		id := uint32(s.index.len() - 1)
+		c.entries = appendDoubling(c.entries, ventry{key: windowHashString(p, c.minLen), pat: id})
 	} else {
 		if s.tiny == nil {
 			s.tiny = new([256][]string)
 		}
 		s.tiny[p[0]] = append(s.tiny[p[0]], p)
+	}
+}
+
+// indexPending indexes the class entries appended by insert since the last
+// call, each class's tables growing at most once.
+func (s *set) indexPending() {
+	for ci := range s.classes {
+		s.classes[ci].indexFrom(s.indexed[ci], s.index.pats)
+		s.indexed[ci] = len(s.classes[ci].entries)
 	}
 }
 

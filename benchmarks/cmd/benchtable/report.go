@@ -119,12 +119,14 @@ func report(w io.Writer, r *results) {
 	}
 
 	fmt.Fprintf(w, "\n### Building a set of N API-key-like secrets from scratch (time %s)\n\n", r.opTimeLabel())
-	fmt.Fprintf(w, "| secrets | hush ms | hush MiB allocated | hush B/pattern | hush live B/pattern | Replacer ms | Replacer B/pattern | cloudflare ms | cloudflare B/pattern |\n")
-	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "hush: `New` + `AddAll`; hush, one Add each: `New` + one `Add` per secret.\n\n")
+	fmt.Fprintf(w, "| secrets | hush ms | hush MiB allocated | hush B/pattern | hush live B/pattern | hush, one Add each: ms | MiB allocated | Replacer ms | Replacer B/pattern | cloudflare ms | cloudflare B/pattern |\n")
+	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, n := range longSizes {
-		h, rp, cf := buildName(n, "hush"), buildName(n, "replacer"), buildName(n, "cloudflare")
-		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", n,
+		h, ha, rp, cf := buildName(n, "hush"), buildName(n, "hush-add"), buildName(n, "replacer"), buildName(n, "cloudflare")
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n,
 			r.cell(h, r.opTime(), ms), r.cell(h, "B/op", mib), r.cell(h, "B/pattern", integer), r.cell(h, "live-B/pattern", integer),
+			r.cell(ha, r.opTime(), ms), r.cell(ha, "B/op", mib),
 			r.cell(rp, r.opTime(), ms), r.cell(rp, "B/pattern", integer),
 			r.cell(cf, r.opTime(), ms), r.cell(cf, "B/pattern", integer))
 	}
@@ -303,13 +305,20 @@ func targets(r *results) []target {
 	}
 
 	// Build 100,000 secrets: time and memory.
-	if v, ok := r.median(buildName(100000, "hush"), r.opTime()); ok {
-		out = append(out, target{what: "build 100,000 secrets in under 150 ms", measured: ms(v) + " ms", met: verdict(v < 150e6)})
-	} else {
-		out = append(out, target{what: "build 100,000 secrets in under 150 ms", measured: "—"})
+	// The build is New + AddAll, as the peers are built by their
+	// constructors; one Add per secret is shown beside it.
+	{
+		t := target{what: "build 100,000 secrets in under 150 ms (New + AddAll)", measured: "—"}
+		if v, ok := r.median(buildName(100000, "hush"), r.opTime()); ok {
+			t.measured, t.met = ms(v)+" ms", verdict(v < 150e6)
+			if a, ok := r.median(buildName(100000, "hush-add"), r.opTime()); ok {
+				t.measured += fmt.Sprintf(" (one Add each: %s ms)", ms(a))
+			}
+		}
+		out = append(out, t)
 	}
 	{
-		t := target{what: "build 100,000 secrets in under 64 MiB (bytes allocated by the build; live heap shown too)", measured: "—"}
+		t := target{what: "build 100,000 secrets in under 64 MiB (New + AddAll; bytes allocated by the build, live heap shown too)", measured: "—"}
 		alloc, ok1 := r.median(buildName(100000, "hush"), "B/op")
 		live, ok2 := r.median(buildName(100000, "hush"), "live-B/pattern")
 		if ok1 {
