@@ -225,14 +225,21 @@ func runRedact(ctx context.Context, f *redactFlags, stdin io.Reader, stdout, std
 		return err
 	}
 	r := newRedactor(f.minLength, encs)
-	added := 0
+	// Values too short are named here, by origin; the rest are loaded in
+	// one step (AddAll: a --secrets-json of thousands builds its tables
+	// once).
+	values := make([][]byte, 0, len(sources))
 	for _, src := range sources {
-		if err := r.Add(src.value); err != nil {
-			warnNotRedacted(stderr, src, f.minLength, err)
+		if len(src.value) < f.minLength {
+			warnNotRedacted(stderr, src, f.minLength, redact.ErrTooShort)
 			continue
 		}
-		added++
+		values = append(values, src.value)
 	}
+	if err := r.AddAll(values); err != nil {
+		return fmt.Errorf("hush redact: load %d secrets: %w", len(values), err)
+	}
+	added := len(values)
 	if added == 0 {
 		fmt.Fprintln(stderr, "hush redact: warning: no secrets to redact; copying the input unchanged")
 	}
