@@ -22,29 +22,38 @@ import (
 // pattern's q-gram at some offset o in 0..s-1. So a class puts the s q-grams
 // p[o:o+q] of each of its patterns into a blocked Bloom filter (two bits per
 // gram in one word). When a sampled gram passes the filter, each candidate
-// start i-o is verified: the hash of its first m bytes (the pattern's
-// "window") is looked up in a chained table holding one entry per pattern,
-// and the candidates found there are compared byte by byte. A start is tried
-// from exactly one sample position, so every occurrence is reported once;
-// keying verification by the whole window, not the gram, keeps it cheap when
+// start i-o is verified, cheapest test first: its first three bytes against
+// a 16 KiB bitmap of the patterns' three-byte prefixes; the hash of its first
+// m bytes (the pattern's "window") against a small Bloom filter of the
+// windows; that hash in a chained table holding one entry per pattern; and
+// the candidates found there byte by byte. A start is tried from exactly one
+// sample position, so every occurrence is reported once; keying
+// verification by the whole window, not the gram, keeps it cheap when
 // thousands of keys share a prefix such as "sk_live_".
+//
+// The tables grow geometrically as patterns are added. Redactor.AddAll
+// appends many patterns before indexing them, so that each table grows at
+// most once (see insert and indexPending).
 //
 // The streaming Writer also needs the start of the longest suffix of its
 // buffer that is a proper prefix of some pattern (a live partial match: it
 // must be held back). That suffix is found by three means, which together
 // cover every length L:
 //
-//   - L <= 7: exact tables of the pattern prefixes of that length (first
-//     byte, first two bytes, and a hash set of the 3..7-byte prefixes);
+//   - L <= 7: exact bitmaps of the first byte and the first two bytes of
+//     the patterns, and a set of 32-bit fingerprints of their 3..7-byte
+//     prefixes;
 //   - 8 <= L <= 15: a set of 32-bit fingerprints of the 8..15-byte prefixes
-//     (a collision could only hold a few bytes longer, never change output);
+//     (a fingerprint collision could only hold a few bytes longer, never
+//     change the output);
 //   - L >= m of a pattern's class: the sampled scan itself sees such a
 //     prefix, because it covers a whole window; verification reports it as a
 //     partial occurrence.
 //
 // Holding more than needed never changes the output: the held bytes are
 // scanned again with what follows. Only the minimality of Buffered depends
-// on the exactness of these tables.
+// on the exactness of these tables (exact but for a 2^-32 chance per
+// lookup).
 
 // Hash multipliers (odd 64-bit constants with well-mixed bits).
 const (
