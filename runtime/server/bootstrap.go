@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,8 +37,10 @@ type BootstrapResult struct {
 // "" to generate one. A store whose bootstrap completed, or that has users
 // but no "admin", is left alone.
 //
-// Replicas starting at once on a shared store create at most one admin: the
-// store's unique user names let exactly one of them create it. A bootstrap
+// Replicas starting at once on a shared store create at most one admin and
+// one token: the store's unique user names let exactly one of them create
+// the admin, and the token's ID, derived from the admin's, exactly one
+// store the token. A bootstrap
 // interrupted after the admin was created (a crash) is finished by the next
 // start, which issues the token then; so an admin never stays without one.
 func Bootstrap(ctx context.Context, st store.Store, token string, now time.Time) (BootstrapResult, error) {
@@ -99,13 +103,25 @@ func Bootstrap(ctx context.Context, st store.Store, token string, now time.Time)
 			return BootstrapResult{}, err
 		}
 	}
-	if _, err := storeToken(ctx, st, u, u.ID, token, 0, "bootstrap token", now); err != nil {
+	// The token's ID is fixed by the admin's, so of two replicas that both
+	// got this far (one creating the admin, the other finding it without a
+	// token before the first stored one) exactly one stores it.
+	if _, err := storeTokenID(ctx, st, bootstrapTokenID(u.ID), u, u.ID, token, 0, "bootstrap token", now); errors.Is(err, store.ErrExists) {
+		return BootstrapResult{}, nil // another replica issued it
+	} else if err != nil {
 		return BootstrapResult{}, fmt.Errorf("bootstrap: %w", err)
 	}
 	if err := markBootstrapped(ctx, st); err != nil {
 		return BootstrapResult{}, err
 	}
 	return BootstrapResult{Created: true, Token: token}, nil
+}
+
+// bootstrapTokenID is the ID of the bootstrap token of the admin with ID
+// uid: derived from it, in the shape of the random IDs of other tokens.
+func bootstrapTokenID(uid string) string {
+	sum := sha256.Sum256([]byte("hush bootstrap token\x00" + uid))
+	return hex.EncodeToString(sum[:])
 }
 
 func markBootstrapped(ctx context.Context, st store.Store) error {

@@ -56,6 +56,12 @@ func storeToken(ctx context.Context, st store.Store, u store.User, createdBy, va
 	if err != nil {
 		return store.Token{}, err
 	}
+	return storeTokenID(ctx, st, id, u, createdBy, value, lifetime, comment, now)
+}
+
+// storeTokenID is storeToken with the token's ID given; the error wraps
+// store.ErrExists when a token with that ID (or value) is already stored.
+func storeTokenID(ctx context.Context, st store.Store, id string, u store.User, createdBy, value string, lifetime time.Duration, comment string, now time.Time) (store.Token, error) {
 	t := store.Token{ID: id, UserID: u.ID, Hash: auth.HashToken(value), Comment: comment, CreatedAt: now, CreatedBy: createdBy}
 	if lifetime > 0 {
 		t.ExpiresAt = now.Add(lifetime)
