@@ -23,8 +23,12 @@ type patternIndex struct {
 	shift uint // 64 - log2(len(slots))
 }
 
-// rawBit marks, in a slot, a pattern added as a secret.
-const rawBit = 1 << 31
+// Parts of a slot: the hash tag in the upper half; rawBit, marking a
+// pattern added as a secret, and the position plus one below it.
+const (
+	tagMask = ^uint64(1<<32 - 1)
+	rawBit  = 1 << 31
+)
 
 func newPatternIndex() patternIndex {
 	return patternIndex{seed: maphash.MakeSeed(), slots: make([]uint64, 64), shift: 64 - 6}
@@ -44,13 +48,13 @@ func (x *patternIndex) len() int {
 // with found set, or else the empty slot where p belongs.
 func (x *patternIndex) find(h uint64, p string) (slot int, found bool) {
 	mask := uint64(len(x.slots) - 1)
-	tag := h &^ (1<<32 - 1)
+	tag := h & tagMask
 	for i := h >> x.shift; ; i = (i + 1) & mask {
 		v := x.slots[i]
 		if v == 0 {
 			return int(i), false
 		}
-		if v&^(1<<32-1) == tag && x.pats[v&(rawBit-1)-1] == p {
+		if v&tagMask == tag && x.pats[v&(rawBit-1)-1] == p {
 			return int(i), true
 		}
 	}
@@ -70,7 +74,7 @@ func (x *patternIndex) markRaw(slot int) {
 // slot find returned for it with no insertion since, and grows the table
 // when it is more than 3/4 full. The caller keeps len below maxPatterns.
 func (x *patternIndex) insert(slot int, h uint64, p string, raw bool) {
-	v := h&^(1<<32-1) | uint64(len(x.pats)+1)
+	v := h&tagMask | uint64(len(x.pats)+1)
 	if raw {
 		v |= rawBit
 	}

@@ -440,6 +440,14 @@ func prefix3Probe(a, b, c byte) (uint64, uint64) {
 	return h >> 6, 1 << (h & 63)
 }
 
+// mayBeginPattern reports whether the first three bytes of x (at least
+// three) may begin a pattern longer than three bytes, by the prefix3
+// bitmap: false is certain, true may be a collision.
+func (s *set) mayBeginPattern(x []byte) bool {
+	w, bit := prefix3Probe(x[0], x[1], x[2])
+	return s.prefix3[w]&bit != 0
+}
+
 // shortPrefixFP is the fingerprint of a 3..7-byte prefix given packed
 // little-endian with its length in the top byte.
 func shortPrefixFP(k uint64) uint32 {
@@ -606,7 +614,7 @@ func (s *set) verify(c *class, b []byte, i int, ivs []span, live bool, liveFrom 
 		}
 		// A pattern starting here begins with these three bytes: one bit
 		// test rejects most candidate starts before the table lookups.
-		if w, m := prefix3Probe(b[start], b[start+1], b[start+2]); s.prefix3[w]&m == 0 {
+		if !s.mayBeginPattern(b[start:]) {
 			continue
 		}
 		key := windowHash(b[start:], m)
@@ -657,7 +665,7 @@ func (s *set) liveTail(b []byte, best int) int {
 		// Necessary for any prefix of three bytes or more: its first three
 		// bytes begin a pattern. One bit test rejects most lengths before
 		// the costlier lookups.
-		if w, m := prefix3Probe(x[0], x[1], x[2]); s.prefix3[w]&m == 0 {
+		if !s.mayBeginPattern(x) {
 			continue
 		}
 		t := &s.prefixL

@@ -94,15 +94,22 @@ func parseMetrics(s string) (map[string]float64, error) {
 	return out, nil
 }
 
-// median returns the median of a metric over the runs of a benchmark, and
-// whether the benchmark reported it at all.
-func (r *results) median(name, unit string) (float64, bool) {
+// values returns a metric of a benchmark, one value per run that reported
+// it, in the order of the runs.
+func (r *results) values(name, unit string) []float64 {
 	var vs []float64
 	for _, m := range r.runs[name] {
 		if v, ok := m[unit]; ok {
 			vs = append(vs, v)
 		}
 	}
+	return vs
+}
+
+// median returns the median of a metric over the runs of a benchmark, and
+// whether the benchmark reported it at all.
+func (r *results) median(name, unit string) (float64, bool) {
+	vs := r.values(name, unit)
 	if len(vs) == 0 {
 		return 0, false
 	}
@@ -117,17 +124,7 @@ func (r *results) median(name, unit string) (float64, bool) {
 // (a row failed or was skipped in some pass) the pairing is lost, and it
 // returns the ratio of the medians.
 func (r *results) medianRatio(a, b, unit string) (float64, bool) {
-	var ra, rb []float64
-	for _, m := range r.runs[a] {
-		if v, ok := m[unit]; ok {
-			ra = append(ra, v)
-		}
-	}
-	for _, m := range r.runs[b] {
-		if v, ok := m[unit]; ok {
-			rb = append(rb, v)
-		}
-	}
+	ra, rb := r.values(a, unit), r.values(b, unit)
 	if len(ra) == 0 || len(rb) == 0 {
 		return 0, false
 	}
