@@ -3,7 +3,7 @@ package benchmarks
 // Benchmarks of the notebook integration (issue 4 and 5 targets):
 //
 //	BenchmarkRunOutput/mode=direct|hush-run     100 MB printed by a command,
-//	                                            alone vs through kernel/run
+//	                                            alone vs through internal/runner
 //	BenchmarkProxyLatency                       added latency per kernel
 //	                                            message through the proxy, p50/p99,
 //	                                            1,000 secrets registered
@@ -34,9 +34,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/hush-secrets/hush/internal/proxy"
+	"github.com/hush-secrets/hush/internal/runner"
 	"github.com/hush-secrets/hush/kernel/jupyter"
-	"github.com/hush-secrets/hush/kernel/proxy"
-	"github.com/hush-secrets/hush/kernel/run"
 	"github.com/hush-secrets/hush/redact"
 )
 
@@ -84,7 +84,7 @@ func BenchmarkRunOutput(b *testing.B) {
 		b.SetBytes(runOutputBytes)
 		for b.Loop() {
 			cw := &countWriter{}
-			code, err := run.Run(context.Background(), run.Options{Args: printerArgs, Stdout: cw, Stderr: io.Discard, Redactor: red})
+			code, err := runner.Run(context.Background(), runner.Options{Args: printerArgs, Stdout: cw, Stderr: io.Discard, Redactor: red})
 			if err != nil || code != 0 || cw.n != runOutputBytes {
 				b.Fatalf("code %d err %v copied %d", code, err, cw.n)
 			}

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hush-secrets/hush/runtime/server/servertest"
-	"github.com/hush-secrets/hush/runtime/store/postgres"
-	"github.com/hush-secrets/hush/runtime/store/storetest"
+	"github.com/hush-secrets/hush/internal/server/servertest"
+	"github.com/hush-secrets/hush/internal/server/store/postgres"
+	"github.com/hush-secrets/hush/internal/server/store/storetest"
 )
 
 // Load benchmark of hush serve (issue 3): GET /api/2.0/secrets/get by 64

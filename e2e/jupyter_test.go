@@ -26,8 +26,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/hush-secrets/hush/internal/server/servertest"
 	"github.com/hush-secrets/hush/runtime/dbapi"
-	"github.com/hush-secrets/hush/runtime/server/servertest"
 )
 
 // The secrets the Jupyter tests hide. lateSecret is put after hush proxy

@@ -18,7 +18,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/settings"
 	"github.com/databricks/databricks-sdk-go/service/workspace"
 
-	"github.com/hush-secrets/hush/runtime/server/servertest"
+	"github.com/hush-secrets/hush/internal/server/servertest"
 )
 
 // sdkClient returns the official SDK's workspace client for url with a PAT.

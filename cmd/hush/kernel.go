@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hush-secrets/hush/kernel/pyshim"
+	"github.com/hush-secrets/hush/internal/pyshim"
 )
 
 // newKernelCmd builds "hush kernel": Jupyter kernelspec management.

@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hush-secrets/hush/kernel/bridge"
-	"github.com/hush-secrets/hush/kernel/proxy"
-	"github.com/hush-secrets/hush/kernel/pyshim"
-	krun "github.com/hush-secrets/hush/kernel/run"
+	"github.com/hush-secrets/hush/internal/bridge"
+	"github.com/hush-secrets/hush/internal/proxy"
+	"github.com/hush-secrets/hush/internal/pyshim"
+	"github.com/hush-secrets/hush/internal/runner"
 	"github.com/hush-secrets/hush/redact"
 )
 
@@ -55,8 +55,8 @@ written to --bridge-file (mode 0600) for the kernels to find.`,
 					return err
 				}
 			}
-			stderr := krun.SyncWriter(c.ErrOrStderr())
-			warn := krun.WarnTo(stderr)
+			stderr := runner.SyncWriter(c.ErrOrStderr())
+			warn := runner.WarnTo(stderr)
 			red := newRedactor(minLength, redact.AllEncodings())
 			b, err := bridge.New(bridge.Options{Upstream: host, Token: token, Redactor: red, Warn: warn})
 			if err != nil {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hush-secrets/hush/kernel/bridge"
-	krun "github.com/hush-secrets/hush/kernel/run"
+	"github.com/hush-secrets/hush/internal/bridge"
+	"github.com/hush-secrets/hush/internal/runner"
 	"github.com/hush-secrets/hush/redact"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
@@ -45,9 +45,9 @@ code; SIGINT, SIGTERM and SIGHUP are forwarded to it.`,
 			if err != nil {
 				return err
 			}
-			stderr := krun.SyncWriter(c.ErrOrStderr())
+			stderr := runner.SyncWriter(c.ErrOrStderr())
 			red := newRedactor(minLength, redact.AllEncodings())
-			b, err := bridge.New(bridge.Options{Upstream: host, Token: token, Redactor: red, Warn: krun.WarnTo(stderr)})
+			b, err := bridge.New(bridge.Options{Upstream: host, Token: token, Redactor: red, Warn: runner.WarnTo(stderr)})
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ code; SIGINT, SIGTERM and SIGHUP are forwarded to it.`,
 			defer signal.Stop(sigs)
 			// The child decides how to react to signals; hush only forwards
 			// them and waits, so the root context's cancellation is ignored.
-			code, err := krun.Run(context.WithoutCancel(c.Context()), krun.Options{
+			code, err := runner.Run(context.WithoutCancel(c.Context()), runner.Options{
 				Args:     args,
 				Env:      os.Environ(),
 				Stdin:    c.InOrStdin(),

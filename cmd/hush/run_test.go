@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hush-secrets/hush/kernel/pyshim"
+	"github.com/hush-secrets/hush/internal/pyshim"
 )
 
 // runFetchScript fetches app/db through DATABRICKS_HOST with a tiny urllib

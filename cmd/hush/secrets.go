@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hush-secrets/hush/internal/secrets"
 	"github.com/hush-secrets/hush/runtime/dbapi"
-	"github.com/hush-secrets/hush/runtime/secrets"
 )
 
 // newSecretsCmd builds "hush secrets": the Secrets API from the terminal, in

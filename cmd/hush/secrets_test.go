@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hush-secrets/hush/runtime/server/servertest"
-	"github.com/hush-secrets/hush/runtime/store/files"
+	"github.com/hush-secrets/hush/internal/server/servertest"
+	"github.com/hush-secrets/hush/internal/server/store/files"
 )
 
 // serverEnv starts a real hush server for the test and points the CLI at it

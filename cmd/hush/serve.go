@@ -17,12 +17,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hush-secrets/hush/runtime/seal"
-	"github.com/hush-secrets/hush/runtime/server"
-	"github.com/hush-secrets/hush/runtime/store"
-	"github.com/hush-secrets/hush/runtime/store/bolt"
-	"github.com/hush-secrets/hush/runtime/store/files"
-	"github.com/hush-secrets/hush/runtime/store/postgres"
+	"github.com/hush-secrets/hush/internal/server"
+	"github.com/hush-secrets/hush/internal/server/seal"
+	"github.com/hush-secrets/hush/internal/server/store"
+	"github.com/hush-secrets/hush/internal/server/store/bolt"
+	"github.com/hush-secrets/hush/internal/server/store/files"
+	"github.com/hush-secrets/hush/internal/server/store/postgres"
 )
 
 // Environment variables of hush serve (flags win over them).

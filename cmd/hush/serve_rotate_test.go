@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hush-secrets/hush/runtime/seal"
-	"github.com/hush-secrets/hush/runtime/store"
-	"github.com/hush-secrets/hush/runtime/store/bolt"
+	"github.com/hush-secrets/hush/internal/server/seal"
+	"github.com/hush-secrets/hush/internal/server/store"
+	"github.com/hush-secrets/hush/internal/server/store/bolt"
 )
 
 // rotateFixture is a data directory with a bolt store whose data key is

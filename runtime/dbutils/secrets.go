@@ -15,9 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hush-secrets/hush/internal/secrets"
 	"github.com/hush-secrets/hush/redact"
 	"github.com/hush-secrets/hush/runtime/dbapi"
-	"github.com/hush-secrets/hush/runtime/secrets"
 )
 
 // Defaults of Options.

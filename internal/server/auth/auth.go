@@ -1,0 +1,202 @@
+// Package auth authenticates hush serve's callers and decides what they may
+// do. Callers present a personal access token (PAT) shaped like a Databricks
+// one ("dapi" followed by hex digits); the server keeps only its SHA-256
+// hash, looks the token up by that hash and compares in constant time. An
+// Identity is the token's user with the names of its groups; the secret ACL
+// decision takes the highest permission granted to any of those names.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hush-secrets/hush/internal/secrets"
+	"github.com/hush-secrets/hush/internal/server/store"
+)
+
+// Built-in principals. GroupUsers is implicit: every user is a member and it
+// is never stored. GroupAdmins is a real group whose members administer the
+// server and hold MANAGE on every scope.
+const (
+	GroupUsers  = "users"
+	GroupAdmins = "admins"
+)
+
+// TokenPrefix starts every token hush issues, as on Databricks.
+const TokenPrefix = "dapi"
+
+// tokenRandomBytes is the entropy of a generated token: 16 bytes give the 32
+// hex digits of a Databricks PAT.
+const tokenRandomBytes = 16
+
+// ErrUnauthenticated means the request carries no usable credentials: no
+// token, a malformed, unknown, expired or revoked one, or one of an inactive
+// user. The error text never contains the token.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// NewToken returns a fresh random token value: "dapi" and 32 hex digits.
+func NewToken() (string, error) {
+	b := make([]byte, tokenRandomBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate token: %w", err)
+	}
+	return TokenPrefix + hex.EncodeToString(b), nil
+}
+
+// ValidateTokenFormat checks that tok looks like a PAT hush accepts as a
+// bootstrap token: "dapi", 32 to 64 lower-case hex digits, and optionally a
+// Databricks-style "-N" suffix. The error never repeats the token.
+func ValidateTokenFormat(tok string) error {
+	rest, ok := strings.CutPrefix(tok, TokenPrefix)
+	if !ok {
+		return errors.New(`token must start with "dapi"`)
+	}
+	if i := strings.IndexByte(rest, '-'); i >= 0 {
+		suffix := rest[i+1:]
+		rest = rest[:i]
+		if suffix == "" || strings.Trim(suffix, "0123456789") != "" {
+			return errors.New(`token suffix after "-" must be digits`)
+		}
+	}
+	if len(rest) < 32 || len(rest) > 64 {
+		return fmt.Errorf(`token must have 32 to 64 hex digits after "dapi", got %d characters`, len(rest))
+	}
+	if strings.Trim(rest, "0123456789abcdef") != "" {
+		return errors.New(`token must have only lower-case hex digits after "dapi"`)
+	}
+	return nil
+}
+
+// HashToken returns the SHA-256 of a token value, the only form in which a
+// token is stored.
+func HashToken(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+// Identity is an authenticated caller.
+type Identity struct {
+	User store.User
+	// Groups are the names of the stored groups the user is a member of
+	// (not including the implicit GroupUsers).
+	Groups []string
+	// TokenID is the token the request was authenticated with.
+	TokenID string
+}
+
+// IsAdmin reports whether the caller is a member of GroupAdmins.
+func (id Identity) IsAdmin() bool { return slices.Contains(id.Groups, GroupAdmins) }
+
+// Principals returns every principal name the caller acts as: its user name,
+// its groups and GroupUsers.
+func (id Identity) Principals() []string {
+	p := make([]string, 0, len(id.Groups)+2)
+	p = append(p, id.User.UserName)
+	p = append(p, id.Groups...)
+	return append(p, GroupUsers)
+}
+
+// Effective returns the caller's permission on a scope with the given ACLs:
+// the highest level granted to any of its principals; MANAGE for admins.
+func Effective(id Identity, acls []secrets.ACL) secrets.Permission {
+	if id.IsAdmin() {
+		return secrets.Manage
+	}
+	best := secrets.NoPermission
+	for _, a := range acls {
+		if a.Permission > best && id.actsAs(a.Principal) {
+			best = a.Permission
+		}
+	}
+	return best
+}
+
+func (id Identity) actsAs(principal string) bool {
+	return principal == GroupUsers || principal == id.User.UserName || slices.Contains(id.Groups, principal)
+}
+
+// Authenticator resolves tokens to identities against a store.
+type Authenticator struct {
+	store store.Store
+	now   func() time.Time
+}
+
+// NewAuthenticator returns an Authenticator over st; now is the clock used
+// for expiry (nil: time.Now).
+func NewAuthenticator(st store.Store, now func() time.Time) *Authenticator {
+	if now == nil {
+		now = time.Now
+	}
+	return &Authenticator{store: st, now: now}
+}
+
+// BearerToken extracts the token from an Authorization header value
+// ("Bearer <token>", scheme case-insensitive). It returns "" when there is none.
+func BearerToken(header string) string {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// Authenticate returns the identity owning tok. Unknown, expired or revoked
+// tokens and inactive users give ErrUnauthenticated; store failures are
+// returned wrapped (they are not the caller's fault).
+func (a *Authenticator) Authenticate(ctx context.Context, tok string) (Identity, error) {
+	if tok == "" {
+		return Identity{}, fmt.Errorf("%w: no token", ErrUnauthenticated)
+	}
+	hash := HashToken(tok)
+	t, err := a.store.TokenByHash(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return Identity{}, fmt.Errorf("%w: invalid access token", ErrUnauthenticated)
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("look up token: %w", err)
+	}
+	if subtle.ConstantTimeCompare(hash, t.Hash) != 1 {
+		return Identity{}, fmt.Errorf("%w: invalid access token", ErrUnauthenticated)
+	}
+	if !t.ExpiresAt.IsZero() && !a.now().Before(t.ExpiresAt) {
+		return Identity{}, fmt.Errorf("%w: token expired", ErrUnauthenticated)
+	}
+	u, err := a.store.GetUser(ctx, t.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Identity{}, fmt.Errorf("%w: the token's user no longer exists", ErrUnauthenticated)
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("look up token owner: %w", err)
+	}
+	if !u.Active {
+		return Identity{}, fmt.Errorf("%w: user %s is deactivated", ErrUnauthenticated, u.UserName)
+	}
+	id, err := a.IdentityOf(ctx, u)
+	if err != nil {
+		return Identity{}, err
+	}
+	id.TokenID = t.ID
+	return id, nil
+}
+
+// IdentityOf returns the identity of user u with its group names.
+func (a *Authenticator) IdentityOf(ctx context.Context, u store.User) (Identity, error) {
+	groups, err := a.store.GroupsOf(ctx, u.ID)
+	if err != nil {
+		return Identity{}, fmt.Errorf("look up groups of %s: %w", u.UserName, err)
+	}
+	id := Identity{User: u, Groups: make([]string, 0, len(groups))}
+	for _, g := range groups {
+		id.Groups = append(id.Groups, g.DisplayName)
+	}
+	slices.Sort(id.Groups)
+	return id, nil
+}
