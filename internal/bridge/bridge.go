@@ -4,7 +4,7 @@
 // request to the real server (hush serve or a Databricks workspace) with the
 // configured token, so the caller's own permissions apply, and registers
 // every value it returns with the redactor before the first byte of the
-// answer is written (DESIGN.md invariant 1).
+// answer is written (invariant 1 of DESIGN.md).
 //
 // Local processes authenticate to the bridge with a random per-bridge bearer
 // token, so another user's process on the same machine cannot borrow the

@@ -3,8 +3,8 @@
 // users know from Databricks, over a cache with TTL, a size bound, one request
 // per key however many callers miss at once, brief negative caching and
 // optional stale-if-error. Every value is added to the redactor before any
-// caller sees it (DESIGN.md invariant 1), and a Session ties the secrets, the
-// redactor and the redacting writers of every cell's output together.
+// caller sees it (invariant 1 of DESIGN.md), and a Session ties the secrets,
+// the redactor and the redacting writers of every cell's output together.
 package dbutils
 
 import (
