@@ -73,44 +73,91 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	stdout := SyncWriter(opts.Stdout)
 	stderr := SyncWriter(opts.Stderr)
 
-	env := ChildEnv(opts.Env, "", "")
-	if opts.Bridge != nil {
-		srv, err := opts.Bridge.Listen("127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("run: start secrets bridge: %w", err)
-		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			_ = srv.Close(cctx)
-		}()
-		if opts.Preload {
-			if _, err := opts.Bridge.LoadAll(ctx); err != nil {
-				return 0, fmt.Errorf("run: pre-load secrets: %w", err)
-			}
-		}
-		env = ChildEnv(opts.Env, srv.URL, opts.Bridge.Token())
-		shimDir, err := writeShim()
-		if err != nil {
-			return 0, err
-		}
-		defer os.RemoveAll(shimDir)
-		env = withPythonPath(env, shimDir)
+	env, cleanup, err := bridgeEnv(ctx, opts)
+	if err != nil {
+		return 0, err
 	}
+	defer cleanup()
 
+	c, err := startChild(opts, env)
+	if err != nil {
+		return 0, err
+	}
+	copyErrs, copied := c.copyOutput(stdout, stderr, opts.Redactor)
+	waitErr := c.wait(ctx, opts.Signals)
+	c.drain(copied)
+
+	code := exitCode(c.cmd.ProcessState)
+	if waitErr != nil && c.cmd.ProcessState == nil {
+		return 0, fmt.Errorf("run: wait for %s: %w", opts.Args[0], waitErr)
+	}
+	for _, err := range copyErrs {
+		if err != nil {
+			return code, fmt.Errorf("run: copy output: %w", err)
+		}
+	}
+	return code, nil
+}
+
+// bridgeEnv returns the child's environment and a cleanup to call once the
+// child is done. Without a bridge that is opts.Env without DATABRICKS_*
+// variables. With one, it serves the bridge on a loopback port, pre-loads
+// its secrets when asked, writes the dbutils shim, and points the child at
+// both; cleanup removes the shim and stops the bridge.
+func bridgeEnv(ctx context.Context, opts Options) (env []string, cleanup func(), err error) {
+	if opts.Bridge == nil {
+		return ChildEnv(opts.Env, "", ""), func() {}, nil
+	}
+	srv, err := opts.Bridge.Listen("127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("run: start secrets bridge: %w", err)
+	}
+	closeSrv := func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(cctx)
+	}
+	if opts.Preload {
+		if _, err := opts.Bridge.LoadAll(ctx); err != nil {
+			closeSrv()
+			return nil, nil, fmt.Errorf("run: pre-load secrets: %w", err)
+		}
+	}
+	shimDir, err := writeShim()
+	if err != nil {
+		closeSrv()
+		return nil, nil, err
+	}
+	env = withPythonPath(ChildEnv(opts.Env, srv.URL, opts.Bridge.Token()), shimDir)
+	return env, func() {
+		os.RemoveAll(shimDir)
+		closeSrv()
+	}, nil
+}
+
+// child is a started command and the read ends of its output pipes.
+type child struct {
+	cmd        *exec.Cmd
+	outR, errR *os.File
+}
+
+// startChild starts opts.Args with env, its stdout and stderr on pipes of
+// their own. Our copies of the write ends are closed, so EOF arrives when
+// the child (and whatever inherited them) exits.
+func startChild(opts Options, env []string) (*child, error) {
 	path, err := exec.LookPath(opts.Args[0])
 	if err != nil {
-		return 0, fmt.Errorf("run: %w", err)
+		return nil, fmt.Errorf("run: %w", err)
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return 0, fmt.Errorf("run: stdout pipe: %w", err)
+		return nil, fmt.Errorf("run: stdout pipe: %w", err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
-		return 0, fmt.Errorf("run: stderr pipe: %w", err)
+		return nil, fmt.Errorf("run: stderr pipe: %w", err)
 	}
 	cmd := &exec.Cmd{
 		Path:   path,
@@ -126,54 +173,60 @@ func Run(ctx context.Context, opts Options) (int, error) {
 		outW.Close()
 		errR.Close()
 		errW.Close()
-		return 0, fmt.Errorf("run: start %s: %w", opts.Args[0], err)
+		return nil, fmt.Errorf("run: start %s: %w", opts.Args[0], err)
 	}
 	// The child holds its own copies; ours must go so EOF arrives at its exit.
 	outW.Close()
 	errW.Close()
+	return &child{cmd: cmd, outR: outR, errR: errR}, nil
+}
 
+// copyOutput copies the child's stdout and stderr through red to stdout
+// and stderr, one goroutine each. copied is closed when both copies are
+// done; errs (stdout's, then stderr's) may be read after that.
+func (c *child) copyOutput(stdout, stderr io.Writer, red *redact.Redactor) (errs []error, copied <-chan struct{}) {
 	var wg sync.WaitGroup
-	copyErrs := make([]error, 2)
+	errs = make([]error, 2)
 	for i, p := range []struct {
 		r *os.File
 		w io.Writer
-	}{{outR, stdout}, {errR, stderr}} {
+	}{{c.outR, stdout}, {c.errR, stderr}} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			copyErrs[i] = copyRedacted(p.w, p.r, opts.Redactor)
+			errs[i] = copyRedacted(p.w, p.r, red)
 		}()
 	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return errs, done
+}
 
+// wait waits for the child to exit, forwarding sigs (and ctx being done)
+// to it meanwhile.
+func (c *child) wait(ctx context.Context, sigs <-chan os.Signal) error {
 	exited := make(chan struct{})
-	go forward(cmd.Process, opts.Signals, ctx, exited)
-	waitErr := cmd.Wait()
+	go forward(c.cmd.Process, sigs, ctx, exited)
+	err := c.cmd.Wait()
 	close(exited)
+	return err
+}
 
-	copied := make(chan struct{})
-	go func() { wg.Wait(); close(copied) }()
+// drain waits for the output copies to end after the child's exit, at most
+// drainGrace when a process the child left behind still holds the pipes,
+// then closes the read ends.
+func (c *child) drain(copied <-chan struct{}) {
 	select {
 	case <-copied:
 	case <-time.After(drainGrace):
 		// A background process the child left behind still holds the pipes.
 		now := time.Now()
-		_ = outR.SetReadDeadline(now)
-		_ = errR.SetReadDeadline(now)
+		_ = c.outR.SetReadDeadline(now)
+		_ = c.errR.SetReadDeadline(now)
 		<-copied
 	}
-	outR.Close()
-	errR.Close()
-
-	code := exitCode(cmd.ProcessState)
-	if waitErr != nil && cmd.ProcessState == nil {
-		return 0, fmt.Errorf("run: wait for %s: %w", opts.Args[0], waitErr)
-	}
-	for _, err := range copyErrs {
-		if err != nil {
-			return code, fmt.Errorf("run: copy output: %w", err)
-		}
-	}
-	return code, nil
+	c.outR.Close()
+	c.errR.Close()
 }
 
 // forward relays signals to the child until it exits; when ctx is done it

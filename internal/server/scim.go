@@ -517,75 +517,100 @@ func (s *Server) patchGroup(r *request) (any, error) {
 		return nil, err
 	}
 	for _, op := range req.Operations {
-		kind := strings.ToLower(op.Op)
-		path := op.Path
-		var vals []dbapi.SCIMValue
-		if f := memberFilter(path); f != "" {
-			path, vals = "members", []dbapi.SCIMValue{{Value: f}}
-		}
-		switch {
-		case path == "" && op.Value != nil:
-			var obj struct {
-				Members     []dbapi.SCIMValue `json:"members"`
-				DisplayName string            `json:"displayName"`
-			}
-			if err := remarshal(op.Value, &obj); err != nil {
-				return nil, err
-			}
-			vals = obj.Members
-			if obj.DisplayName != "" && kind == "replace" {
-				if err := validGroupName(obj.DisplayName); err != nil {
-					return nil, err
-				}
-				g.DisplayName = obj.DisplayName
-			}
-		case strings.EqualFold(path, "members"):
-			if vals == nil && op.Value != nil {
-				if err := remarshal(op.Value, &vals); err != nil {
-					return nil, err
-				}
-			}
-		case strings.EqualFold(path, "displayName") && kind == "replace":
-			name, _ := op.Value.(string)
-			if err := validGroupName(name); err != nil {
-				return nil, err
-			}
-			g.DisplayName = name
-			continue
-		default:
-			return nil, invalidParam("Unsupported PATCH path %q on a group: use members or displayName", op.Path)
-		}
-		switch kind {
-		case "add":
-			ids, err := s.memberIDs(r, vals)
-			if err != nil {
-				return nil, err
-			}
-			for _, id := range ids {
-				if !slices.Contains(g.Members, id) {
-					g.Members = append(g.Members, id)
-				}
-			}
-		case "remove":
-			for _, v := range vals {
-				g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == v.Value })
-			}
-		case "replace":
-			if vals != nil {
-				ids, err := s.memberIDs(r, vals)
-				if err != nil {
-					return nil, err
-				}
-				g.Members = ids
-			}
-		default:
-			return nil, invalidParam("Unsupported PATCH op %q: use add, remove or replace", op.Op)
+		if err := s.patchGroupOp(r, &g, op); err != nil {
+			return nil, err
 		}
 	}
 	if err := s.saveGroup(r, g); err != nil {
 		return nil, err
 	}
 	return s.groupJSON(r, g), nil
+}
+
+// patchGroupOp applies one SCIM PATCH operation to g (not yet saved).
+func (s *Server) patchGroupOp(r *request, g *store.Group, op dbapi.SCIMPatchOp) error {
+	kind := strings.ToLower(op.Op)
+	vals, membersOp, err := groupPatchTarget(g, kind, op)
+	if err != nil || !membersOp {
+		return err
+	}
+	return s.patchMembers(r, g, kind, op.Op, vals)
+}
+
+// groupPatchTarget reads a PATCH operation's path and value. A displayName
+// replace it applies to g itself; otherwise it returns the member values
+// the operation names, and membersOp true when those members are to be
+// added, removed or replaced.
+func groupPatchTarget(g *store.Group, kind string, op dbapi.SCIMPatchOp) (vals []dbapi.SCIMValue, membersOp bool, err error) {
+	path := op.Path
+	if f := memberFilter(path); f != "" {
+		path, vals = "members", []dbapi.SCIMValue{{Value: f}}
+	}
+	switch {
+	case path == "" && op.Value != nil:
+		var obj struct {
+			Members     []dbapi.SCIMValue `json:"members"`
+			DisplayName string            `json:"displayName"`
+		}
+		if err := remarshal(op.Value, &obj); err != nil {
+			return nil, false, err
+		}
+		vals = obj.Members
+		if obj.DisplayName != "" && kind == "replace" {
+			if err := validGroupName(obj.DisplayName); err != nil {
+				return nil, false, err
+			}
+			g.DisplayName = obj.DisplayName
+		}
+	case strings.EqualFold(path, "members"):
+		if vals == nil && op.Value != nil {
+			if err := remarshal(op.Value, &vals); err != nil {
+				return nil, false, err
+			}
+		}
+	case strings.EqualFold(path, "displayName") && kind == "replace":
+		name, _ := op.Value.(string)
+		if err := validGroupName(name); err != nil {
+			return nil, false, err
+		}
+		g.DisplayName = name
+		return nil, false, nil
+	default:
+		return nil, false, invalidParam("Unsupported PATCH path %q on a group: use members or displayName", op.Path)
+	}
+	return vals, true, nil
+}
+
+// patchMembers adds, removes or replaces (by kind, the lower-cased op) the
+// members vals names in g; op is the operation as sent, for the error.
+func (s *Server) patchMembers(r *request, g *store.Group, kind, op string, vals []dbapi.SCIMValue) error {
+	switch kind {
+	case "add":
+		ids, err := s.memberIDs(r, vals)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if !slices.Contains(g.Members, id) {
+				g.Members = append(g.Members, id)
+			}
+		}
+	case "remove":
+		for _, v := range vals {
+			g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == v.Value })
+		}
+	case "replace":
+		if vals != nil {
+			ids, err := s.memberIDs(r, vals)
+			if err != nil {
+				return err
+			}
+			g.Members = ids
+		}
+	default:
+		return invalidParam("Unsupported PATCH op %q: use add, remove or replace", op)
+	}
+	return nil
 }
 
 // memberFilter extracts ID from a path like `members[value eq "ID"]`.

@@ -1,0 +1,361 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/hush-secrets/hush/internal/server/store"
+)
+
+type userRec struct {
+	ID          string    `json:"id"`
+	UserName    string    `json:"user_name"`
+	DisplayName string    `json:"display_name,omitempty"`
+	Active      bool      `json:"active"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func (r userRec) user() store.User {
+	return store.User{ID: r.ID, UserName: r.UserName, DisplayName: r.DisplayName, Active: r.Active, CreatedAt: r.CreatedAt.UTC()}
+}
+
+func toUserRec(u store.User) userRec {
+	return userRec{ID: u.ID, UserName: u.UserName, DisplayName: u.DisplayName, Active: u.Active, CreatedAt: ts(u.CreatedAt)}
+}
+
+type groupRec struct {
+	ID          string    `json:"id"`
+	DisplayName string    `json:"display_name"`
+	Members     []string  `json:"members"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func (r groupRec) group() store.Group {
+	m := r.Members
+	if m == nil {
+		m = []string{}
+	}
+	return store.Group{ID: r.ID, DisplayName: r.DisplayName, Members: m, CreatedAt: r.CreatedAt.UTC()}
+}
+
+func toGroupRec(g store.Group) groupRec {
+	m := slices.Clone(g.Members)
+	if m == nil {
+		m = []string{}
+	}
+	return groupRec{ID: g.ID, DisplayName: g.DisplayName, Members: m, CreatedAt: ts(g.CreatedAt)}
+}
+
+// CreateUser implements store.Identities.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	return s.update(ctx, "create user", func(tx *bbolt.Tx) error {
+		if u.ID == "" || u.UserName == "" {
+			return errors.New("user id and user name must not be empty")
+		}
+		users, byName := tx.Bucket(bUsers), tx.Bucket(bUsersByName)
+		if users.Get([]byte(u.ID)) != nil {
+			return fmt.Errorf("user id %q: %w", u.ID, store.ErrExists)
+		}
+		if byName.Get([]byte(u.UserName)) != nil {
+			return fmt.Errorf("user %q: %w", u.UserName, store.ErrExists)
+		}
+		if err := put(users, []byte(u.ID), toUserRec(u)); err != nil {
+			return err
+		}
+		return byName.Put([]byte(u.UserName), []byte(u.ID))
+	})
+}
+
+func getUser(tx *bbolt.Tx, id string) (userRec, error) {
+	var rec userRec
+	ok, err := get(tx.Bucket(bUsers), []byte(id), &rec)
+	if err == nil && !ok {
+		err = fmt.Errorf("user id %q: %w", id, store.ErrNotFound)
+	}
+	return rec, err
+}
+
+// GetUser implements store.Identities.
+func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
+	var rec userRec
+	err := s.view(ctx, "get user", func(tx *bbolt.Tx) (err error) {
+		rec, err = getUser(tx, id)
+		return err
+	})
+	return rec.user(), err
+}
+
+// GetUserByName implements store.Identities.
+func (s *Store) GetUserByName(ctx context.Context, userName string) (store.User, error) {
+	var rec userRec
+	err := s.view(ctx, "get user by name", func(tx *bbolt.Tx) (err error) {
+		id := tx.Bucket(bUsersByName).Get([]byte(userName))
+		if id == nil {
+			return fmt.Errorf("user %q: %w", userName, store.ErrNotFound)
+		}
+		rec, err = getUser(tx, string(id))
+		return err
+	})
+	return rec.user(), err
+}
+
+// ListUsers implements store.Identities.
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	out := []store.User{}
+	err := s.view(ctx, "list users", func(tx *bbolt.Tx) error {
+		return tx.Bucket(bUsersByName).ForEach(func(_, id []byte) error {
+			rec, err := getUser(tx, string(id))
+			if err != nil {
+				return err
+			}
+			out = append(out, rec.user())
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateUser implements store.Identities.
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	return s.update(ctx, "update user", func(tx *bbolt.Tx) error {
+		old, err := getUser(tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if u.UserName == "" {
+			return errors.New("user name must not be empty")
+		}
+		byName := tx.Bucket(bUsersByName)
+		if u.UserName != old.UserName {
+			if byName.Get([]byte(u.UserName)) != nil {
+				return fmt.Errorf("user %q: %w", u.UserName, store.ErrExists)
+			}
+			if err := byName.Delete([]byte(old.UserName)); err != nil {
+				return err
+			}
+			if err := byName.Put([]byte(u.UserName), []byte(u.ID)); err != nil {
+				return err
+			}
+		}
+		return put(tx.Bucket(bUsers), []byte(u.ID), toUserRec(u))
+	})
+}
+
+// DeleteUser implements store.Identities.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.update(ctx, "delete user", func(tx *bbolt.Tx) error {
+		rec, err := getUser(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bUsers).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bUsersByName).Delete([]byte(rec.UserName)); err != nil {
+			return err
+		}
+		// Tokens of the user.
+		tokens, byHash := tx.Bucket(bTokens), tx.Bucket(bTokensByH)
+		var doomed []tokenRec
+		err = tokens.ForEach(func(_, v []byte) error {
+			var t tokenRec
+			if err := json.Unmarshal(v, &t); err != nil {
+				return err
+			}
+			if t.UserID == id {
+				doomed = append(doomed, t)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, t := range doomed {
+			if err := tokens.Delete([]byte(t.ID)); err != nil {
+				return err
+			}
+			if err := byHash.Delete(t.Hash); err != nil {
+				return err
+			}
+		}
+		// Group memberships.
+		groups := tx.Bucket(bGroups)
+		var changed []groupRec
+		err = groups.ForEach(func(_, v []byte) error {
+			var g groupRec
+			if err := json.Unmarshal(v, &g); err != nil {
+				return err
+			}
+			if slices.Contains(g.Members, id) {
+				g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == id })
+				changed = append(changed, g)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, g := range changed {
+			if err := put(groups, []byte(g.ID), g); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// CreateGroup implements store.Identities.
+func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
+	return s.update(ctx, "create group", func(tx *bbolt.Tx) error {
+		if g.ID == "" || g.DisplayName == "" {
+			return errors.New("group id and display name must not be empty")
+		}
+		groups, byName := tx.Bucket(bGroups), tx.Bucket(bGroupsByNm)
+		if groups.Get([]byte(g.ID)) != nil {
+			return fmt.Errorf("group id %q: %w", g.ID, store.ErrExists)
+		}
+		if byName.Get([]byte(g.DisplayName)) != nil {
+			return fmt.Errorf("group %q: %w", g.DisplayName, store.ErrExists)
+		}
+		if err := put(groups, []byte(g.ID), toGroupRec(g)); err != nil {
+			return err
+		}
+		return byName.Put([]byte(g.DisplayName), []byte(g.ID))
+	})
+}
+
+func getGroup(tx *bbolt.Tx, id string) (groupRec, error) {
+	var rec groupRec
+	ok, err := get(tx.Bucket(bGroups), []byte(id), &rec)
+	if err == nil && !ok {
+		err = fmt.Errorf("group id %q: %w", id, store.ErrNotFound)
+	}
+	return rec, err
+}
+
+// GetGroup implements store.Identities.
+func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
+	var rec groupRec
+	err := s.view(ctx, "get group", func(tx *bbolt.Tx) (err error) {
+		rec, err = getGroup(tx, id)
+		return err
+	})
+	return rec.group(), err
+}
+
+// GetGroupByName implements store.Identities.
+func (s *Store) GetGroupByName(ctx context.Context, displayName string) (store.Group, error) {
+	var rec groupRec
+	err := s.view(ctx, "get group by name", func(tx *bbolt.Tx) (err error) {
+		id := tx.Bucket(bGroupsByNm).Get([]byte(displayName))
+		if id == nil {
+			return fmt.Errorf("group %q: %w", displayName, store.ErrNotFound)
+		}
+		rec, err = getGroup(tx, string(id))
+		return err
+	})
+	return rec.group(), err
+}
+
+// ListGroups implements store.Identities.
+func (s *Store) ListGroups(ctx context.Context) ([]store.Group, error) {
+	out := []store.Group{}
+	err := s.view(ctx, "list groups", func(tx *bbolt.Tx) error {
+		return tx.Bucket(bGroupsByNm).ForEach(func(_, id []byte) error {
+			rec, err := getGroup(tx, string(id))
+			if err != nil {
+				return err
+			}
+			out = append(out, rec.group())
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateGroup implements store.Identities: ErrNotFound for an unknown ID,
+// ErrExists if the new display name belongs to another group.
+func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
+	return s.update(ctx, "update group", func(tx *bbolt.Tx) error {
+		old, err := getGroup(tx, g.ID)
+		if err != nil {
+			return err
+		}
+		if g.DisplayName == "" {
+			return errors.New("group display name must not be empty")
+		}
+		byName := tx.Bucket(bGroupsByNm)
+		if g.DisplayName != old.DisplayName {
+			if byName.Get([]byte(g.DisplayName)) != nil {
+				return fmt.Errorf("group %q: %w", g.DisplayName, store.ErrExists)
+			}
+			if err := byName.Delete([]byte(old.DisplayName)); err != nil {
+				return err
+			}
+			if err := byName.Put([]byte(g.DisplayName), []byte(g.ID)); err != nil {
+				return err
+			}
+		}
+		return put(tx.Bucket(bGroups), []byte(g.ID), toGroupRec(g))
+	})
+}
+
+// DeleteGroup implements store.Identities.
+func (s *Store) DeleteGroup(ctx context.Context, id string) error {
+	return s.update(ctx, "delete group", func(tx *bbolt.Tx) error {
+		rec, err := getGroup(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bGroups).Delete([]byte(id)); err != nil {
+			return err
+		}
+		return tx.Bucket(bGroupsByNm).Delete([]byte(rec.DisplayName))
+	})
+}
+
+// GroupsOf implements store.Identities; groups come ordered by display name.
+func (s *Store) GroupsOf(ctx context.Context, userID string) ([]store.Group, error) {
+	out := []store.Group{}
+	// Every authenticated request asks this, so groups that cannot list the
+	// user are skipped without decoding: the record holds the member ID
+	// exactly as json.Marshal writes it, so a record without that encoding
+	// is not a match (one with it is still decoded and checked).
+	quoted, err := json.Marshal(userID)
+	if err != nil {
+		return nil, fmt.Errorf("groups of user: %w", err)
+	}
+	err = s.view(ctx, "groups of user", func(tx *bbolt.Tx) error {
+		groups := tx.Bucket(bGroups)
+		return tx.Bucket(bGroupsByNm).ForEach(func(_, id []byte) error {
+			if v := groups.Get(id); v != nil && !bytes.Contains(v, quoted) {
+				return nil
+			}
+			rec, err := getGroup(tx, string(id))
+			if err != nil {
+				return err
+			}
+			if slices.Contains(rec.Members, userID) {
+				out = append(out, rec.group())
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
