@@ -70,14 +70,15 @@ func Register(r Registrar, scope, key string, value []byte, warn func(string)) e
 }
 
 // TooShortWarning is the one wording of "this value will not be redacted
-// because it is too short", for a value of n bytes against a minimum of min
-// bytes (min <= 0: unknown). subject names the value without showing it:
-// "secret prod/db", "--secret #2". An empty value (n == 0) gets the same
-// sentence. The text has no prefix; callers add theirs ("hush: warning: ").
-func TooShortWarning(subject string, n, min int) string {
+// because it is too short", for a value of n bytes against a minimum of
+// minimum bytes (0 or less: unknown). subject names the value without
+// showing it: "secret prod/db", "--secret #2". An empty value (n == 0) gets
+// the same sentence. The text has no prefix; callers add theirs
+// ("hush: warning: ").
+func TooShortWarning(subject string, n, minimum int) string {
 	limit := "the redactor's minimum"
-	if min > 0 {
-		limit = "the minimum of " + byteCount(min)
+	if minimum > 0 {
+		limit = "the minimum of " + byteCount(minimum)
 	}
 	return fmt.Sprintf("%s is %s, shorter than %s: it cannot be redacted and will show in output", subject, byteCount(n), limit)
 }
