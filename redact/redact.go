@@ -196,6 +196,11 @@ func (r *Redactor) derive(secret []byte, dst []string) []string {
 	return dst
 }
 
+// MinLength returns the length, in bytes, below which Add refuses a secret
+// (Options.MinLength after defaults), so that a caller warning about a value
+// too short to redact can name the minimum.
+func (r *Redactor) MinLength() int { return r.minLen }
+
 // Len returns the number of distinct patterns (raw secrets and derived
 // forms) in the set.
 func (r *Redactor) Len() int {

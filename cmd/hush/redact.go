@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hush-secrets/hush/internal/handout"
 	"github.com/hush-secrets/hush/redact"
 )
 
@@ -262,11 +263,9 @@ func runRedact(ctx context.Context, f *redactFlags, stdin io.Reader, stdout, std
 // its origin and length, never its bytes.
 func warnNotRedacted(stderr io.Writer, src redactSource, minLength int, err error) {
 	switch {
-	case len(src.value) == 0:
-		fmt.Fprintf(stderr, "hush redact: warning: %s is empty; nothing to redact for it\n", src.origin)
 	case errors.Is(err, redact.ErrTooShort):
-		fmt.Fprintf(stderr, "hush redact: warning: %s is %s, shorter than --min-length %d; it will NOT be redacted\n",
-			src.origin, redactByteCount(len(src.value)), minLength)
+		// Empty values are too short too, and said so the same way.
+		fmt.Fprintf(stderr, "hush redact: warning: %s\n", handout.TooShortWarning(src.origin, len(src.value), minLength))
 	default:
 		fmt.Fprintf(stderr, "hush redact: warning: %s (%s) will NOT be redacted: %v\n", src.origin, redactByteCount(len(src.value)), err)
 	}

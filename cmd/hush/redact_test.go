@@ -78,9 +78,9 @@ func TestRedactCmdSources(t *testing.T) {
 		t.Errorf("output %q, want %q", out, want)
 	}
 	for _, w := range []string{
-		"--secret #2 is 2 bytes, shorter than --min-length 4",
+		"--secret #2 is 2 bytes, shorter than the minimum of 4 bytes",
 		"--env HUSH_TEST_UNSET: the variable is not set",
-		file + " item 2 is 2 bytes, shorter than --min-length 4",
+		file + " item 2 is 2 bytes, shorter than the minimum of 4 bytes",
 	} {
 		if !strings.Contains(errOut, w) {
 			t.Errorf("stderr lacks %q:\n%s", w, errOut)
@@ -102,7 +102,7 @@ func TestRedactCmdMinLength(t *testing.T) {
 	if out != "x secret-8 y\n" {
 		t.Errorf("output %q: a value under --min-length was redacted", out)
 	}
-	if !strings.Contains(errOut, "--secret #1 is 8 bytes, shorter than --min-length 10") ||
+	if !strings.Contains(errOut, "--secret #1 is 8 bytes, shorter than the minimum of 10 bytes") ||
 		!strings.Contains(errOut, "no secrets to redact") || strings.Contains(errOut, "secret-8") {
 		t.Errorf("stderr:\n%s", errOut)
 	}

@@ -9,10 +9,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/hush-secrets/hush/internal/handout"
 	"github.com/hush-secrets/hush/redact"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
@@ -409,6 +411,48 @@ func TestNewValidates(t *testing.T) {
 	} {
 		if denied(err) != want {
 			t.Errorf("denied(%v) = %v, want %v", err, !want, want)
+		}
+	}
+}
+
+// TestShortAndEmptyValuesAreHandedOutWithOneWarning: a value too short to
+// redact and an empty one are answered, each with the same one warning
+// (handout.TooShortWarning) naming the secret, never the value.
+func TestShortAndEmptyValuesAreHandedOutWithOneWarning(t *testing.T) {
+	fx := newFixture(t)
+	fx.api.put("prod", "empty", "", 1)
+	for _, key := range []string{"pin", "empty"} {
+		rec := fx.do("GET", "/api/2.0/secrets/get?scope=prod&key="+key, fx.b.Token())
+		if rec.Code != 200 {
+			t.Fatalf("%s: status %d %s", key, rec.Code, rec.Body)
+		}
+	}
+	want := []string{
+		"hush: warning: " + handout.TooShortWarning("secret prod/pin", 2, 4),
+		"hush: warning: " + handout.TooShortWarning("secret prod/empty", 0, 4),
+	}
+	if !slices.Equal(fx.warns, want) {
+		t.Fatalf("warnings %q, want %q", fx.warns, want)
+	}
+	if strings.Contains(fx.warns[0], "42") {
+		t.Fatal("the warning shows the value")
+	}
+}
+
+// TestNonUTF8ValueRegistersWhatPythonPrints: the str the Python shim
+// decodes from a value that is not valid UTF-8, and the bytes repr it
+// prints for getBytes, are registered before the answer.
+func TestNonUTF8ValueRegistersWhatPythonPrints(t *testing.T) {
+	fx := newFixture(t)
+	const raw = "first-part-\xff-second-part\xe2\x82"
+	fx.api.put("prod", "bin", raw, 1)
+	rec := fx.do("GET", "/api/2.0/secrets/get?scope=prod&key=bin", fx.b.Token())
+	if rec.Code != 200 {
+		t.Fatalf("status %d %s", rec.Code, rec.Body)
+	}
+	for _, printed := range []string{raw, "first-part-\ufffd-second-part\ufffd", `first-part-\xff-second-part\xe2\x82`} {
+		if !fx.redacts(printed) {
+			t.Errorf("a printed form of %d bytes is not registered", len(printed))
 		}
 	}
 }

@@ -104,7 +104,7 @@ func TestSessionWarnsOnTheCellsStderr(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := sk.get("c7", StreamStderr)
-	if !strings.Contains(got, "secret s/pin is 2 bytes, too short to redact safely") {
+	if !strings.Contains(got, "secret s/pin is 2 bytes, shorter than the minimum of 4 bytes: it cannot be redacted") {
 		t.Fatalf("stderr of the cell = %q", got)
 	}
 }
