@@ -45,8 +45,7 @@ func WriteFunc(path string, perm fs.FileMode, write func(io.Writer) error) error
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp) // the rename failed: the error above is the one to report
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, errors.Join(err, removeTemp(tmp)))
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("write %s: the new content is in place but may not survive a crash: %w", path, err)
@@ -68,12 +67,8 @@ func Create(path string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	linkErr := os.Link(tmp, path)
-	if err := os.Remove(tmp); err != nil && linkErr == nil {
-		return fmt.Errorf("create %s: remove temporary file: %w", path, err)
-	}
-	if linkErr != nil {
-		return fmt.Errorf("create %s: %w", path, linkErr)
+	if err := errors.Join(os.Link(tmp, path), removeTemp(tmp)); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("create %s: the file is in place but may not survive a crash: %w", path, err)
@@ -131,8 +126,8 @@ func writeTemp(path string, perm fs.FileMode, write func(io.Writer) error) (name
 	}
 	defer func() {
 		if err != nil {
-			_ = f.Close()           // may fail a second time; err says why we stopped
-			_ = os.Remove(f.Name()) // best effort: err is the error to report
+			_ = f.Close() // closed already, or failing: err says why we stopped
+			err = errors.Join(err, removeTemp(f.Name()))
 		}
 	}()
 	// The mode is set before any byte is written, so content meant for
@@ -150,6 +145,15 @@ func writeTemp(path string, perm fs.FileMode, write func(io.Writer) error) (name
 		return "", fmt.Errorf("write %s: close: %w", path, err)
 	}
 	return f.Name(), nil
+}
+
+// removeTemp removes the temporary file name; its error says the file was
+// left behind.
+func removeTemp(name string) error {
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("remove temporary file: %w", err)
+	}
+	return nil
 }
 
 // syncDir fsyncs the directory dir, making the names in it durable. Windows
