@@ -33,8 +33,8 @@ type BootstrapResult struct {
 
 // Bootstrap prepares an empty store: the "admins" group, the user "admin"
 // in it, and a token for that user that never expires. token is the value
-// to use (HUSH_BOOTSTRAP_TOKEN; it must pass auth.ValidateTokenFormat), or
-// "" to generate one. A store whose bootstrap completed, or that has users
+// to use, given by the caller (hush serve passes HUSH_BOOTSTRAP_TOKEN; it
+// must pass auth.ValidateTokenFormat), or "" to generate one. A store whose bootstrap completed, or that has users
 // but no "admin", is left alone.
 //
 // Replicas starting at once on a shared store create at most one admin and

@@ -274,30 +274,37 @@ func TestParseMasterKey(t *testing.T) {
 	}
 }
 
+// valueName is the ValueName the tests give, as hush serve does.
+const valueName = "HUSH_MASTER_KEY"
+
+func keyConfig(value, dir string) MasterKeyConfig {
+	return MasterKeyConfig{Value: value, ValueName: valueName, Dir: dir}
+}
+
 func TestLoadMasterKeyFromEnv(t *testing.T) {
 	dir := t.TempDir()
 	k := mustKey(t)
-	got, source, warning, err := LoadMasterKey(EncodeMasterKey(k), dir)
-	if err != nil || !bytes.Equal(got, k) || source != MasterKeyEnv || warning != "" {
+	got, source, warning, err := keyConfig(EncodeMasterKey(k), dir).Load()
+	if err != nil || !bytes.Equal(got, k) || source != valueName || warning != "" {
 		t.Fatalf("got %x, %q, %q, %v", got, source, warning, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, MasterKeyFile)); !os.IsNotExist(err) {
 		t.Fatalf("a key file was created although the env var was set: %v", err)
 	}
-	_, _, _, err = LoadMasterKey("not-a-key-value", dir)
-	if err == nil || !strings.Contains(err.Error(), MasterKeyEnv) || strings.Contains(err.Error(), "not-a-key-value") {
+	_, _, _, err = keyConfig("not-a-key-value", dir).Load()
+	if err == nil || !strings.Contains(err.Error(), valueName) || strings.Contains(err.Error(), "not-a-key-value") {
 		t.Fatalf("bad env value: %v", err)
 	}
 }
 
 func TestLoadMasterKeyFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	k1, source, warning, err := LoadMasterKey("", dir)
+	k1, source, warning, err := keyConfig("", dir).Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, MasterKeyFile)
-	if !strings.Contains(source, path) || !strings.Contains(warning, path) {
+	if !strings.Contains(source, path) || !strings.Contains(warning, path) || !strings.Contains(warning, valueName) {
 		t.Fatalf("source %q warning %q", source, warning)
 	}
 	if strings.Contains(warning, EncodeMasterKey(k1)) || strings.Contains(source, EncodeMasterKey(k1)) {
@@ -310,7 +317,7 @@ func TestLoadMasterKeyFile(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %o, want 0600", fi.Mode().Perm())
 	}
-	k2, _, _, err := LoadMasterKey("", dir)
+	k2, _, _, err := keyConfig("", dir).Load()
 	if err != nil || !bytes.Equal(k1, k2) {
 		t.Fatalf("second load gave another key: %v", err)
 	}
@@ -319,7 +326,7 @@ func TestLoadMasterKeyFile(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := LoadMasterKey("", dir); err == nil || !strings.Contains(err.Error(), "0644") {
+	if _, _, _, err := keyConfig("", dir).Load(); err == nil || !strings.Contains(err.Error(), "0644") {
 		t.Fatalf("0644 key file: %v", err)
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
@@ -331,14 +338,14 @@ func TestLoadMasterKeyFile(t *testing.T) {
 	if err := WriteMasterKeyFile(path, k3); err != nil {
 		t.Fatal(err)
 	}
-	got, _, _, err := LoadMasterKey("", dir)
+	got, _, _, err := keyConfig("", dir).Load()
 	if err != nil || !bytes.Equal(got, k3) {
 		t.Fatalf("after WriteMasterKeyFile: %v", err)
 	}
 	if err := os.WriteFile(path, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := LoadMasterKey("", dir); err == nil || strings.Contains(err.Error(), "garbage") {
+	if _, _, _, err := keyConfig("", dir).Load(); err == nil || strings.Contains(err.Error(), "garbage") {
 		t.Fatalf("garbage key file: %v", err)
 	}
 }
@@ -352,7 +359,7 @@ func TestLoadMasterKeyFileRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k, _, _, err := LoadMasterKey("", dir)
+			k, _, _, err := keyConfig("", dir).Load()
 			if err != nil {
 				t.Error(err)
 			}
@@ -402,27 +409,27 @@ func FuzzOpen(f *testing.F) {
 
 func TestReadMasterKeyNeverCreates(t *testing.T) {
 	dir := t.TempDir()
-	_, _, err := ReadMasterKey("", dir)
-	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), MasterKeyEnv) {
+	_, _, err := keyConfig("", dir).Read()
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), valueName) {
 		t.Fatalf("err = %v", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("ReadMasterKey created %v", entries)
 	}
-	k, _, _, err := LoadMasterKey("", dir)
+	k, _, _, err := keyConfig("", dir).Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, source, err := ReadMasterKey("", dir)
+	got, source, err := keyConfig("", dir).Read()
 	if err != nil || !bytes.Equal(got, k) || !strings.Contains(source, MasterKeyFile) {
 		t.Fatalf("ReadMasterKey = %q, %v", source, err)
 	}
 	k2 := mustKey(t)
-	got, source, err = ReadMasterKey(hex.EncodeToString(k2), dir)
-	if err != nil || !bytes.Equal(got, k2) || source != MasterKeyEnv {
+	got, source, err = keyConfig(hex.EncodeToString(k2), dir).Read()
+	if err != nil || !bytes.Equal(got, k2) || source != valueName {
 		t.Fatalf("ReadMasterKey from env = %q, %v", source, err)
 	}
-	if _, _, err := ReadMasterKey("nonsense", dir); err == nil {
+	if _, _, err := keyConfig("nonsense", dir).Read(); err == nil {
 		t.Fatal("bad env value accepted")
 	}
 }
