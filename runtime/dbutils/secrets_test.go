@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hush-secrets/hush/redact"
+	"github.com/hush-secrets/hush/redact/redacttest"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -393,10 +394,9 @@ func TestRotationWithRealRedactor(t *testing.T) {
 	if err != nil || v != "second-password" {
 		t.Fatalf("Get = %q, %v", v, err)
 	}
-	out := string(red.Redact(nil, []byte("a first-password b second-password c")))
-	if strings.Contains(out, "password") {
-		t.Fatalf("not redacted: %q", out)
-	}
+	// "password": no part of either value may be left.
+	out := red.Redact(nil, []byte("a first-password b second-password c"))
+	redacttest.AssertNoSecret(t, out, []byte("password"))
 }
 
 func TestTooShortValueIsReturnedWithAWarning(t *testing.T) {
@@ -409,9 +409,7 @@ func TestTooShortValueIsReturnedWithAWarning(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "secret s/pin is 2 bytes, too short to redact safely") {
 		t.Fatalf("warnings = %q", warnings)
 	}
-	if strings.Contains(warnings[0], "42") {
-		t.Fatalf("warning contains the value: %q", warnings[0])
-	}
+	redacttest.AssertNoSecret(t, []byte(warnings[0]), []byte("42"))
 }
 
 func TestRegistrationFailureWithholdsTheValue(t *testing.T) {
