@@ -32,8 +32,8 @@ func TestConfigurePipedWritesDefaultProfile(t *testing.T) {
 	if r.stdout != "" {
 		t.Fatalf("stdout = %q, want nothing", r.stdout)
 	}
-	if strings.Contains(r.stderr, "dapi-piped-token") {
-		t.Fatalf("token echoed: %q", r.stderr)
+	if !redacttest.AssertNoSecret(t, []byte(r.stderr), []byte("dapi-piped-token")) {
+		t.Fatal("token echoed")
 	}
 	st, err := os.Stat(file)
 	if err != nil {

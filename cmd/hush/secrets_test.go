@@ -283,8 +283,8 @@ func TestSecretsErrorsAndExitCodes(t *testing.T) {
 
 	t.Setenv("DATABRICKS_TOKEN", "dapi-wrong-token")
 	r = hush(t, nil, "secrets", "list-scopes").fails(t, exitError, "Error: ")
-	if strings.Contains(r.stderr, "dapi-wrong-token") {
-		t.Fatalf("token in error: %q", r.stderr)
+	if !redacttest.AssertNoSecret(t, []byte(r.stderr), []byte("dapi-wrong-token")) {
+		t.Fatal("token in error")
 	}
 	t.Setenv("DATABRICKS_HOST", "")
 	t.Setenv("DATABRICKS_TOKEN", "")
