@@ -234,6 +234,9 @@ func TestBase64FileModelStaysValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("content is no longer base64: %v", err)
 	}
+	if !redacttest.AssertNoSecret(t, raw, []byte(secret)) {
+		t.FailNow() // the content is printed below
+	}
 	if string(raw) != "\x00\x01 [REDACTED] \xff" {
 		t.Fatalf("decoded content %q", raw)
 	}
@@ -253,11 +256,12 @@ func TestUnparsableModelFailsClosed(t *testing.T) {
 func TestStreamedBodiesAreRedacted(t *testing.T) {
 	fx := newFixture(t, Options{})
 	resp, body := fx.get(t, "/files/x.txt")
-	if body != "start [REDACTED] end" {
-		t.Fatalf("body %q", body)
+	if !redacttest.AssertNoSecret(t, []byte(body), []byte(secret)) || body != "start [REDACTED] end" {
+		t.Fatalf("body %d bytes, want %q", len(body), "start [REDACTED] end")
 	}
-	if resp, body = fx.get(t, "/nbconvert/html/nb.ipynb"); body != "<pre>[REDACTED]</pre>" {
-		t.Fatalf("nbconvert %q", body)
+	resp, body = fx.get(t, "/nbconvert/html/nb.ipynb")
+	if !redacttest.AssertNoSecret(t, []byte(body), []byte(secret)) || body != "<pre>[REDACTED]</pre>" {
+		t.Fatalf("nbconvert %d bytes, want %q", len(body), "<pre>[REDACTED]</pre>")
 	}
 	// The upstream's Content-Length (of the unredacted body) must not survive.
 	if resp.ContentLength != -1 && resp.ContentLength != int64(len(body)) {
@@ -311,6 +315,9 @@ func TestTerminalIsRedactedAsAStream(t *testing.T) {
 		if m[0] == "disconnect" {
 			break
 		}
+	}
+	if !redacttest.AssertNoSecret(t, []byte(stdout.String()), []byte(secret)) {
+		t.FailNow() // the output is printed below
 	}
 	if stdout.String() != "$ echo x\r\n[REDACTED]\r\n$ " {
 		t.Fatalf("terminal output %q", stdout.String())

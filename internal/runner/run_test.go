@@ -106,12 +106,12 @@ print("len", len(s))
 		Redactor: red,
 		Bridge:   b,
 	})
-	if err != nil || code != 0 {
-		t.Fatalf("code %d err %v\nstdout %s\nstderr %s", code, err, out.String(), errb.String())
-	}
 	// The tail of the secret would show a redaction that started too late.
 	if !redacttest.AssertNoSecretIn(t, map[string][]byte{"stdout": out.Bytes(), "stderr": errb.Bytes()}, []byte(secret), []byte(secret[4:])) {
 		t.FailNow() // the outputs are printed below
+	}
+	if err != nil || code != 0 {
+		t.Fatalf("code %d err %v\nstdout %s\nstderr %s", code, err, out.String(), errb.String())
 	}
 	for name, got := range map[string]string{"stdout": out.String(), "stderr": errb.String()} {
 		if !strings.Contains(got, "before [REDACTED] after\n") {
