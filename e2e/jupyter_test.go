@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +25,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/hush-secrets/hush/internal/server/servertest"
+	"github.com/hush-secrets/hush/redact/redacttest"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -266,24 +265,12 @@ func (s *stack) api(t *testing.T, base, method, path string, body any) (int, []b
 	return resp.StatusCode, out
 }
 
-// leaks reports how b shows a secret: raw, or in a form a decoder would
-// turn back into it.
-func leaks(b []byte) string {
-	for _, sec := range []string{lateSecret, earlySecret} {
-		forms := map[string]string{
-			"raw":        sec,
-			"json":       strings.Trim(mustJSON(sec), `"`),
-			"json-ascii": strings.Trim(asciiJSON(sec), `"`),
-			"base64":     base64.StdEncoding.EncodeToString([]byte(sec)),
-			"url":        url.QueryEscape(sec),
-		}
-		for name, f := range forms {
-			if bytes.Contains(b, []byte(f)) {
-				return name + " form of a secret"
-			}
-		}
-	}
-	return ""
+// hidden returns the secrets the Jupyter tests hide, for redacttest:
+// secrets[0] is lateSecret, secrets[1] earlySecret. redacttest looks for
+// them raw and in every form the proxy redacts, and names a leak by index,
+// form and offset, never by value.
+func hidden() [][]byte {
+	return [][]byte{[]byte(lateSecret), []byte(earlySecret)}
 }
 
 func mustJSON(s string) string {
@@ -292,19 +279,6 @@ func mustJSON(s string) string {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
 	return strings.TrimSpace(b.String())
-}
-
-// asciiJSON is Python's json.dumps(s) (ensure_ascii=True).
-func asciiJSON(s string) string {
-	var b strings.Builder
-	for _, r := range mustJSON(s) {
-		if r > 0x7e {
-			fmt.Fprintf(&b, `\u%04x`, r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // secretsServer is a real hush serve (in-process, bolt store in a temp dir).
@@ -521,11 +495,11 @@ func (k *kernelClient) collect(parent, replyType, reply string) []*kmsg {
 		if err != nil {
 			k.t.Fatalf("frame from the proxy does not decode: %v", err)
 		}
-		if how := leaks(data); how != "" {
-			k.t.Fatalf("a %s frame (%s) carries the %s: %.300q", m.msgType(), m.Channel, how, data)
+		if l := redacttest.Leaked(data, hidden()...); l != nil {
+			k.t.Fatalf("a %s frame (%s) leaks %v", m.msgType(), m.Channel, l)
 		}
-		if how := leaks([]byte(allStrings(m.Content) + allStrings(m.Metadata))); how != "" {
-			k.t.Fatalf("a decoded %s message carries the %s", m.msgType(), how)
+		if l := redacttest.Leaked([]byte(allStrings(m.Content)+allStrings(m.Metadata)), hidden()...); l != nil {
+			k.t.Fatalf("a decoded %s message leaks %v", m.msgType(), l)
 		}
 		if m.parentID() != parent {
 			continue
@@ -706,7 +680,10 @@ print("got", answer)`)
 
 	for _, path := range []string{"/files/leak.txt", "/api/contents/leak.txt", "/api/contents/leak.txt?format=base64&type=file"} {
 		status, body := s.api(t, s.proxy, "GET", path, nil)
-		if status != 200 || leaks(body) != "" || !bytes.Contains(body, []byte("[REDACTED]")) && !strings.Contains(path, "base64") {
+		if !redacttest.AssertNoSecretIn(t, map[string][]byte{"GET " + path: body}, hidden()...) {
+			continue // the body is not printed
+		}
+		if status != 200 || !bytes.Contains(body, []byte("[REDACTED]")) && !strings.Contains(path, "base64") {
 			t.Errorf("GET %s through the proxy: %d %.300q", path, status, body)
 		}
 	}
@@ -723,15 +700,17 @@ print("got", answer)`)
 		t.Fatalf("save notebook: %d %s", status, body)
 	}
 	status, body = s.api(t, s.proxy, "GET", "/api/contents/saved.ipynb", nil)
-	if status != 200 || leaks(body) != "" || !bytes.Contains(body, []byte("[REDACTED]")) {
+	if redacttest.AssertNoSecretIn(t, map[string][]byte{"the notebook read through the proxy": body}, hidden()...) &&
+		(status != 200 || !bytes.Contains(body, []byte("[REDACTED]"))) {
 		t.Errorf("notebook read through the proxy: %d %.300q", status, body)
 	}
 	disk, err := os.ReadFile(filepath.Join(s.root, "saved.ipynb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if how := leaks(disk); how != "" || !bytes.Contains(disk, []byte("[REDACTED]")) {
-		t.Errorf("the saved notebook on disk holds the %s or no outputs: %.500s", how, disk)
+	if redacttest.AssertNoSecretIn(t, map[string][]byte{"the saved notebook on disk": disk}, hidden()...) &&
+		!bytes.Contains(disk, []byte("[REDACTED]")) {
+		t.Errorf("the saved notebook on disk has no outputs: %.500s", disk)
 	}
 
 	// A notebook written with the secret by another path is redacted when
@@ -746,13 +725,14 @@ print("got", answer)`)
 			t.Logf("nbconvert unavailable here (%d); skipped", status)
 			continue
 		}
-		if status != 200 || leaks(body) != "" {
-			t.Errorf("GET %s through the proxy: %d, leak %q", path, status, leaks(body))
+		redacttest.AssertNoSecretIn(t, map[string][]byte{"GET " + path: body}, hidden()...)
+		if status != 200 {
+			t.Errorf("GET %s through the proxy: %d", path, status)
 		}
 	}
 	// Sanity: straight to jupyter_server the raw notebook does show it, so
 	// the checks above test the proxy, not the fixture.
-	if _, body := s.api(t, s.jupyter, "GET", "/api/contents/raw.ipynb", nil); leaks(body) == "" {
+	if _, body := s.api(t, s.jupyter, "GET", "/api/contents/raw.ipynb", nil); redacttest.Leaked(body, hidden()...) == nil {
 		t.Error("fixture: the raw notebook does not hold the secret")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hush-secrets/hush/internal/server/auth"
 	"github.com/hush-secrets/hush/internal/server/store"
 	"github.com/hush-secrets/hush/internal/server/store/bolt"
+	"github.com/hush-secrets/hush/redact/redacttest"
 )
 
 func TestNewTokenFormat(t *testing.T) {
@@ -46,8 +47,8 @@ func TestValidateTokenFormat(t *testing.T) {
 		err := auth.ValidateTokenFormat(tok)
 		if err == nil {
 			t.Errorf("%q accepted", tok)
-		} else if len(tok) > 8 && strings.Contains(err.Error(), tok) {
-			t.Errorf("error repeats the token: %v", err)
+		} else if len(tok) > 8 {
+			redacttest.AssertNoSecret(t, []byte(err.Error()), []byte(tok))
 		}
 	}
 }
@@ -135,8 +136,8 @@ func TestAuthenticate(t *testing.T) {
 		_, err := a.Authenticate(ctx, v)
 		if !errors.Is(err, auth.ErrUnauthenticated) {
 			t.Errorf("%s: %v", name, err)
-		} else if v != "" && strings.Contains(err.Error(), v) {
-			t.Errorf("%s: error contains the token", name)
+		} else {
+			redacttest.AssertNoSecretIn(t, map[string][]byte{name: []byte(err.Error())}, []byte(v))
 		}
 	}
 	if err := st.DeleteToken(ctx, "t1"); err != nil {
