@@ -60,6 +60,24 @@ type Writer struct {
 	err error  // sticky: ErrClosed or the first error of the underlying writer
 }
 
+// SpanWriter is a destination that takes a Writer's output as the input
+// bytes themselves, each piece flagged secret or not, instead of as redacted
+// text. A Writer whose destination (NewWriter, Redirect) implements
+// SpanWriter calls WriteSpan instead of Write, with the bytes it releases,
+// in order, cut where the marking changes: a secret piece is what Write
+// would have replaced by a Token (or merged into the Token before it).
+// Unlike a plain destination, it gets every byte routed to it, including
+// those continuing a run whose Token went to an earlier destination.
+// A driver that feeds the output of one Writer to another (one over the
+// interleaved text of several streams, one per stream) uses it so the
+// second still sees the raw bytes, with the first's secrets given to it
+// by WriteRedacted.
+type SpanWriter interface {
+	// WriteSpan takes the next released input bytes. p is only valid
+	// during the call.
+	WriteSpan(p []byte, secret bool) error
+}
+
 // route is a destination for the output of the input from offset from on.
 type route struct {
 	from int64
@@ -166,6 +184,9 @@ func (w *Writer) writeOut(b []byte, base int64, ivs []span, from, to int) error 
 
 // writeRoute writes the redacted form of b[from:to] to dst.
 func (w *Writer) writeRoute(dst io.Writer, b []byte, ivs []span, from, to int) error {
+	if sw, ok := dst.(SpanWriter); ok {
+		return w.writeSpans(sw, b, ivs, from, to)
+	}
 	var out []byte
 	if touches(ivs, from, to) {
 		w.out, w.inRun = emit(w.out[:0], b, ivs, from, to, w.inRun)
@@ -184,6 +205,41 @@ func (w *Writer) writeRoute(dst io.Writer, b []byte, ivs []span, from, to int) e
 	if err != nil {
 		w.err = fmt.Errorf("redact: write redacted output: %w", err)
 		return w.err
+	}
+	return nil
+}
+
+// writeSpans hands b[from:to] to sw in pieces, secret or not by ivs.
+func (w *Writer) writeSpans(sw SpanWriter, b []byte, ivs []span, from, to int) error {
+	put := func(i, j int, secret bool) error {
+		w.inRun = secret
+		if err := sw.WriteSpan(b[i:j], secret); err != nil {
+			w.err = fmt.Errorf("redact: write redacted output: %w", err)
+			return w.err
+		}
+		return nil
+	}
+	pos := from
+	for _, v := range ivs {
+		if v.end <= from {
+			continue
+		}
+		if v.start >= to {
+			break
+		}
+		st := max(v.start, from)
+		if st > pos {
+			if err := put(pos, st, false); err != nil {
+				return err
+			}
+		}
+		pos = min(v.end, to)
+		if err := put(st, pos, true); err != nil {
+			return err
+		}
+	}
+	if pos < to {
+		return put(pos, to, false)
 	}
 	return nil
 }
@@ -237,6 +293,46 @@ func (w *Writer) FlushRedacted() error {
 	}
 	w.hold = len(b)
 	return nil
+}
+
+// WriteRedacted writes p as bytes known to be secret: they leave at once,
+// as one Token (nothing when they continue a run whose Token is out), and
+// so do the bytes held back before them: in clear when they cannot be part
+// of an occurrence running into p, else within the Token. p stays in the
+// matching context, so an occurrence that began in it is still completed by
+// later writes (and continues the Token). A driver that learned from
+// elsewhere that some input is secret (another Writer over an interleaving
+// of streams this one sees part of) uses it to redact that input without
+// losing this stream's context.
+func (w *Writer) WriteRedacted(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	b := p
+	base := w.n - int64(len(w.buf))
+	start := len(w.buf) // where p begins in b
+	w.n += int64(len(p))
+	if len(w.buf) > 0 {
+		w.buf = append(w.buf, p...)
+		b = w.buf
+	}
+	w.r.mu.RLock()
+	ivs, live := w.r.set.scan(b, w.ivs[:0], true)
+	w.r.mu.RUnlock()
+	// A partial match that runs into p may be the start of the same
+	// secret: mark it with p.
+	ivs = append(ivs, span{max(min(live, start), w.hold), len(b)})
+	ivs = mergeSpans(ivs)
+	w.ivs = ivs
+	if err := w.writeOut(b, base, ivs, w.hold, len(b)); err != nil {
+		return 0, err
+	}
+	w.buf = append(w.buf[:0], b[live:]...)
+	w.hold = len(w.buf)
+	return len(p), nil
 }
 
 // Live returns the length of the live partial match: the longest suffix of
