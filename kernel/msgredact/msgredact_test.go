@@ -100,7 +100,7 @@ func (c *fakeClock) advance(d time.Duration) { c.now = c.now.Add(d) }
 // newClocked returns a Filter on a fake clock, redacting secrets.
 func newClocked(t testing.TB, secrets ...string) (*Filter, *fakeClock) {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := &fakeClock{now: replayStart}
 	f := New(newRedactor(t, secrets...))
 	f.Now = clock.Now
 	return f, clock
