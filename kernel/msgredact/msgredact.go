@@ -37,15 +37,25 @@
 // ipykernel flushes stdout/stderr every 200 ms and on every flush, so
 // print(s[:5], end="", flush=True); time.sleep(1); print(s[5:]) puts a secret
 // into two stream messages, and a display(), clear_output(), widget update
-// or stderr output may come in between. The Filter keeps, per cell (parent
-// msg_id), two kinds of redact.Writer: one per stream name (what a notebook
-// output area shows: a secret split over two stdout messages is caught even
-// with stderr or a display in between) and one over the text of all streams
-// of the cell in arrival order (what a terminal shows: a secret whose
-// halves go to stdout and stderr is caught too); the text of each stream
-// message goes through the second, then the first. A stream message leaves
-// with the text that is out of both; the rest, a possible start of a
-// secret, is held back (a message whose text is entirely held back is not
+// or stderr output may come in between. The Filter matches, per cell
+// (parent msg_id), two views of the stream text with redact.Writers:
+//
+//   - all streams of the cell in arrival order, as a terminal shows them
+//     (jupyter console): a secret whose halves go to stdout and stderr is
+//     caught;
+//   - each stream name on its own, as a notebook output area and a saved
+//     .ipynb show it: a secret split over two stdout messages is caught
+//     even with stderr output in between.
+//
+// A stream message's text goes through the first writer, then what that
+// releases, raw with its secrets marked (redact.SpanWriter), through the
+// writer of its stream name (redact.Writer.WriteRedacted), so each writer
+// keeps its own context. A secret found in either view is redacted; one
+// split between two stream names shows a [REDACTED] in each. Output is
+// attributed to the message whose text it came from (redact.Writer.Redirect;
+// a token to the message where its secret began). A stream message leaves
+// with the text that is out of both writers; the rest, a possible start of
+// a secret, is held back (a message whose text is entirely held back is not
 // forwarded yet: its header is kept to carry the text later).
 //
 // While stream text of a cell is held, the cell's later messages (any
@@ -79,8 +89,8 @@
 // Filter.Now, Deadline says when the first waiting message must leave, and
 // the driver calls Expire then (or later; Process also releases what is
 // overdue first). A driver that never calls Expire still forwards every
-// message, only later (when the stream resolves, at idle after its wait,
-// at Flush or Close).
+// message, only later (when the stream resolves, at the first Process
+// after the wait ran out, at Flush or Close).
 //
 // Writers outlive the release of their text (so the rest of a secret whose
 // start was released early is still redacted, even after the cell went

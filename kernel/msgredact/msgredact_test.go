@@ -600,3 +600,38 @@ func TestOutputIsValidUTF8(t *testing.T) {
 		t.Fatalf("content %q", out[0].Content)
 	}
 }
+
+// A driver whose timer is late loses nothing: Process first releases what
+// is overdue, in order, before the new message.
+func TestProcessReleasesOverdueFirst(t *testing.T) {
+	f, clock := newClocked(t, secret)
+	eq(t, process(t, f, streamMsg("a", "p", "stdout", "hello-"), msg("display_data", "d", "p", `{}`)))
+	if f.Waiting() != 2 {
+		t.Fatalf("Waiting %d, want 2", f.Waiting())
+	}
+	clock.advance(time.Second)
+	eq(t, process(t, f, msg("display_data", "e", "q", `{}`)), "stream[a]stdout:[REDACTED]", "display_data[d]", "display_data[e]")
+}
+
+func TestDeadlineIsTheEarliestAcrossCells(t *testing.T) {
+	f, clock := newClocked(t, secret)
+	start := clock.now
+	eq(t, process(t, f, streamMsg("a", "p", "stdout", "hello-"), streamMsg("b", "q", "stdout", "hello-s")))
+	if _, ok := f.Deadline(); ok {
+		t.Fatal("a deadline while nothing waits")
+	}
+	clock.advance(100 * time.Millisecond)
+	eq(t, process(t, f, idle("iq", "q")))
+	clock.advance(100 * time.Millisecond)
+	eq(t, process(t, f, idle("ip", "p")))
+	d, ok := f.Deadline()
+	if !ok || !d.Equal(start.Add(100*time.Millisecond+MaxWait)) {
+		t.Fatalf("Deadline %v, want q's", d.Sub(start))
+	}
+	eq(t, summaries(t, f.Expire(d)), "stream[b]stdout:[REDACTED]", "status[iq]")
+	d, _ = f.Deadline()
+	if !d.Equal(start.Add(200*time.Millisecond + MaxWait)) {
+		t.Fatalf("Deadline %v, want p's", d.Sub(start))
+	}
+	eq(t, summaries(t, f.Expire(d)), "stream[a]stdout:[REDACTED]", "status[ip]")
+}
