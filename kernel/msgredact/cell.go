@@ -260,6 +260,26 @@ func (c *cell) releaseAll(r *redact.Redactor) error {
 	return nil
 }
 
+// pop removes the front of the queue. A queue emptied from one message
+// keeps its array, so the common case (one message at a time) does not
+// allocate.
+func (c *cell) pop() {
+	c.queue[0] = nil
+	if len(c.queue) == 1 {
+		c.queue = c.queue[:0]
+		return
+	}
+	c.queue = c.queue[1:]
+}
+
+// reset makes it ready for reuse, keeping its buffers' memory.
+func (it *item) reset() {
+	mid, final := it.mid, it.final
+	mid.reset()
+	final.Reset()
+	*it = item{mid: mid, final: final}
+}
+
 // close closes the cell's writers.
 func (c *cell) close() {
 	_ = c.merged.w.Close()

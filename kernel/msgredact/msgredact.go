@@ -150,8 +150,9 @@ type Filter struct {
 	cells map[string]*cell
 	// waiting holds the cells in which a message waits behind held text.
 	waiting map[*cell]struct{}
-	seq     uint64 // orders cell use
-	nextID  uint64 // numbers msg_ids of messages that carry released text
+	spare   []*item // stream items kept for reuse
+	seq     uint64  // orders cell use
+	nextID  uint64  // numbers msg_ids of messages that carry released text
 }
 
 // New returns a Filter redacting with r.
@@ -343,7 +344,8 @@ func (f *Filter) processStream(m *jupyter.Message, out []*jupyter.Message, paren
 	if err != nil {
 		return f.failClosed(m, out, c, now, fmt.Errorf("msgredact: stream message: %w", err))
 	}
-	it := &item{msg: red, arrived: now, stream: true, name: name}
+	it := f.newItem()
+	it.msg, it.arrived, it.stream, it.name = red, now, true, name
 	c.queue = append(c.queue, it)
 	err = c.merged.write(&it.mid, []byte(text))
 	it.mergedEnd = c.merged.in
@@ -373,7 +375,7 @@ func (f *Filter) drain(out []*jupyter.Message, c *cell, now time.Time, force boo
 					// the front carries rather than forward it raw.
 					front.final.Reset()
 					out = append(out, Notice(front.msg, "stream"))
-					c.queue = c.queue[1:]
+					c.pop()
 					continue
 				}
 			}
@@ -382,8 +384,7 @@ func (f *Filter) drain(out []*jupyter.Message, c *cell, now time.Time, force boo
 			out = f.emitText(out, front)
 			break
 		}
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
+		c.pop()
 		if !front.stream {
 			out = append(out, front.msg)
 			continue
@@ -395,9 +396,11 @@ func (f *Filter) drain(out []*jupyter.Message, c *cell, now time.Time, force boo
 			rest := append(front.final.Bytes(), next.final.Bytes()...)
 			next.final.Reset()
 			next.final.Write(rest)
+			f.recycle(front)
 			continue
 		}
 		out = f.emitText(out, front)
+		f.recycle(front)
 	}
 	if _, ok := c.deadline(); ok {
 		f.waiting[c] = struct{}{}
@@ -405,6 +408,31 @@ func (f *Filter) drain(out []*jupyter.Message, c *cell, now time.Time, force boo
 		delete(f.waiting, c)
 	}
 	return out
+}
+
+// maxSpare bounds the stream items a Filter keeps for reuse.
+const maxSpare = 8
+
+// newItem returns an empty stream item, reusing a spare one (and its
+// buffers) when there is one: the hot path, one stream message after
+// another, then allocates no buffers.
+func (f *Filter) newItem() *item {
+	if n := len(f.spare); n > 0 {
+		it := f.spare[n-1]
+		f.spare[n-1] = nil
+		f.spare = f.spare[:n-1]
+		return it
+	}
+	return &item{}
+}
+
+// recycle keeps it, a stream item out of every queue whose text is out of
+// every writer (no writer routes output to it any more), for reuse.
+func (f *Filter) recycle(it *item) {
+	if len(f.spare) < maxSpare {
+		it.reset()
+		f.spare = append(f.spare, it)
+	}
 }
 
 // emitText forwards the text of stream message it released so far, if any,
