@@ -274,10 +274,10 @@ func (c *cell) pop() {
 
 // reset makes it ready for reuse, keeping its buffers' memory.
 func (it *item) reset() {
-	mid, final := it.mid, it.final
-	mid.reset()
-	final.Reset()
-	*it = item{mid: mid, final: final}
+	it.mid.reset()
+	it.final.Reset()
+	it.msg, it.arrived, it.stream, it.name, it.sent = nil, time.Time{}, false, "", false
+	it.mergedEnd, it.nameEnd = 0, 0
 }
 
 // close closes the cell's writers.

@@ -267,7 +267,12 @@ func (f *Filter) expire(out []*jupyter.Message, now time.Time) []*jupyter.Messag
 			ds = append(ds, due{c, t})
 		}
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i].t.Before(ds[j].t) })
+	sort.Slice(ds, func(i, j int) bool {
+		if !ds[i].t.Equal(ds[j].t) {
+			return ds[i].t.Before(ds[j].t)
+		}
+		return ds[i].c.used < ds[j].c.used // deterministic between cells
+	})
 	for _, d := range ds {
 		out = f.drain(out, d.c, now, false)
 	}
