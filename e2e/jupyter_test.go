@@ -638,7 +638,7 @@ func assertSplitOutput(t *testing.T, msgs []*kmsg, between string) {
 	seen := false
 	for _, m := range msgs {
 		switch m.msgType() {
-		case "display_data", "clear_output":
+		case "display_data", "clear_output", "comm_open", "comm_msg":
 			seen = true
 		case "stream":
 			if seen {
@@ -707,6 +707,9 @@ print()`)
 			for _, between := range []string{
 				`from IPython.display import display; display("between")`,
 				`from IPython.display import clear_output; clear_output()`,
+				// A widget update: comm_open and comm_msg (no ipywidgets
+				// needed; the client ignores the comm).
+				`from ipykernel.comm import Comm; Comm(target_name="hush-e2e").send({"value": 1})`,
 			} {
 				msgs = k.execute(`print(s[:-1], end="", flush=True)
 ` + between + `
