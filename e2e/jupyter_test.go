@@ -571,6 +571,61 @@ func find(msgs []*kmsg, typ string) *kmsg {
 	return nil
 }
 
+// clearRunWindows are the runs of 4 bytes of each secret: an output with
+// none of them shows no more than 3 bytes of a secret in clear.
+func clearRunWindows() [][]byte {
+	var out [][]byte
+	for _, sec := range []string{lateSecret, earlySecret} {
+		for i := 0; i+4 <= len(sec); i++ {
+			out = append(out, []byte(sec[i:i+4]))
+		}
+	}
+	return out
+}
+
+// assertNoClearRun checks the stream text of msgs as a notebook shows it
+// (each stream on its own) and as a terminal does (all streams in order):
+// no 4 bytes of a secret in clear.
+func assertNoClearRun(t *testing.T, msgs []*kmsg, what string) {
+	t.Helper()
+	var all strings.Builder
+	for _, m := range msgs {
+		if m.msgType() == "stream" {
+			all.WriteString(fmt.Sprint(m.Content["text"]))
+		}
+	}
+	for name, text := range map[string]string{"stdout": streamText(msgs, "stdout"), "stderr": streamText(msgs, "stderr"), "all streams": all.String()} {
+		if l := redacttest.FindLeak([]byte(text), clearRunWindows(), nil); l != nil {
+			t.Errorf("%s: %s shows more than 3 bytes of a secret in clear (%s)", what, name, l)
+		}
+	}
+}
+
+// assertSplitOutput checks the output of print(s[:-1], end="",
+// flush=True); <between>; print(s[-1:]): the secret shows as [REDACTED]
+// before the message in between, the newline after it.
+func assertSplitOutput(t *testing.T, msgs []*kmsg, between string) {
+	t.Helper()
+	assertNoClearRun(t, msgs, between)
+	var before, after strings.Builder
+	seen := false
+	for _, m := range msgs {
+		switch m.msgType() {
+		case "display_data", "clear_output", "comm_open", "comm_msg":
+			seen = true
+		case "stream":
+			if seen {
+				after.WriteString(fmt.Sprint(m.Content["text"]))
+			} else {
+				before.WriteString(fmt.Sprint(m.Content["text"]))
+			}
+		}
+	}
+	if !seen || before.String() != "[REDACTED]" || after.String() != "\n" {
+		t.Errorf("%s: stdout %q, then the message in between (seen %v), then %q", between, before.String(), seen, after.String())
+	}
+}
+
 // ---- the tests ----
 
 func TestJupyterThroughProxyNeverShowsSecrets(t *testing.T) {
@@ -618,6 +673,29 @@ print()`)
 			}
 			if n := len(k.frames); n < 4 {
 				t.Errorf("only %d frames: the split was not exercised", n)
+			}
+
+			// Issue 11 point 4: other messages between the parts of a
+			// secret release no prefix of it, and the order is kept.
+			for _, between := range []string{
+				`from IPython.display import display; display("between")`,
+				`from IPython.display import clear_output; clear_output()`,
+				// A widget update: comm_open and comm_msg (no ipywidgets
+				// needed; the client ignores the comm).
+				`from ipykernel.comm import Comm; Comm(target_name="hush-e2e").send({"value": 1})`,
+			} {
+				msgs = k.execute(`print(s[:-1], end="", flush=True)
+` + between + `
+print(s[-1:])`)
+				assertSplitOutput(t, msgs, between)
+			}
+			msgs = k.execute(`import sys
+print(s[:8], end="", flush=True)
+print(s[8:], file=sys.stderr, flush=True)`)
+			assertNoClearRun(t, msgs, "halves on stdout and stderr")
+			// Each stream shows a token for its part of the secret.
+			if got := streamText(msgs, "stdout") + "|" + streamText(msgs, "stderr"); got != "[REDACTED]|[REDACTED]\n" {
+				t.Errorf("halves on stdout and stderr: stdout|stderr %q", got)
 			}
 
 			msgs = k.execute(`raise ValueError("bad value " + s)`)
