@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		s := open(t)
 		testConcurrent(t, s, s)
 	})
+	t.Run("IdentityRules", func(t *testing.T) { RunIdentityRules(t, open) })
 }
 
 // RunReplicas runs the concurrency part of the suite with writers spread
