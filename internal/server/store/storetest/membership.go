@@ -244,7 +244,9 @@ func testDeletePrincipalACLs(t *testing.T, s store.Store) {
 	must(t, s.CreateUser(ctxBG, user("u1", "alice@example.com")))
 	must(t, s.CreateUser(ctxBG, user("u2", "bob@example.com")))
 	must(t, s.CreateGroup(ctxBG, store.Group{ID: "g1", DisplayName: "eng"}))
-	acl := func(p string, perm secrets.Permission) secrets.ACL { return secrets.ACL{Principal: p, Permission: perm} }
+	acl := func(p string, perm secrets.Permission) secrets.ACL {
+		return secrets.ACL{Principal: p, Permission: perm}
+	}
 	createScope(t, s, "one", acl("alice@example.com", secrets.Read), acl("eng", secrets.Write), acl("bob@example.com", secrets.Manage))
 	createScope(t, s, "two", acl("alice@example.com", secrets.Manage), acl("eng", secrets.Read))
 	createScope(t, s, "three")
