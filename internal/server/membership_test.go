@@ -115,3 +115,110 @@ func missing(want, got []string) string {
 	}
 	return fmt.Sprintf("lost %v, extra %v", lost, extra)
 }
+
+func scimPatch(ops ...map[string]any) map[string]any {
+	list := make([]any, len(ops))
+	for i, op := range ops {
+		list[i] = op
+	}
+	return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"}, "Operations": list}
+}
+
+// TestBuiltinGroupsAndLastAdmin: no route renames or deletes a built-in
+// group, and the last active admin cannot be removed, deactivated or
+// deleted (issue 13, item 5).
+func TestBuiltinGroupsAndLastAdmin(t *testing.T) {
+	eachStore(t, servertest.Options{}, testBuiltinGroupsAndLastAdmin)
+}
+
+func testBuiltinGroupsAndLastAdmin(t *testing.T, s *servertest.Server) {
+	tok := s.AdminToken
+	admins := s.CreateGroup(t, "admins")
+	path := scimGroups + "/" + admins.ID
+	for _, body := range []map[string]any{
+		scimPatch(map[string]any{"op": "replace", "path": "displayName", "value": "former"}),
+		scimPatch(map[string]any{"op": "replace", "value": map[string]any{"displayName": "former"}}),
+	} {
+		expect(t, call(t, s.URL, "PATCH", path, tok, body), 400, "INVALID_PARAMETER_VALUE", "")
+	}
+	expect(t, call(t, s.URL, "PUT", path, tok, map[string]any{"displayName": "former", "members": []any{map[string]any{"value": s.Admin.ID}}}), 400, "INVALID_PARAMETER_VALUE", "")
+	expect(t, call(t, s.URL, "DELETE", path, tok, nil), 400, "INVALID_PARAMETER_VALUE", "")
+	if g := must(t, call(t, s.URL, "GET", path, tok, nil)); g.body["displayName"] != "admins" {
+		t.Fatalf("admins group renamed: %s", g.raw)
+	}
+
+	// The bootstrap admin is the only admin: it cannot leave or be switched off.
+	self := scimUsers + "/" + s.Admin.ID
+	expect(t, call(t, s.URL, "PATCH", path, tok, scimPatch(map[string]any{"op": "remove", "path": fmt.Sprintf("members[value eq %q]", s.Admin.ID)})), 400, "INVALID_PARAMETER_VALUE", "")
+	expect(t, call(t, s.URL, "PATCH", path, tok, scimPatch(map[string]any{"op": "replace", "path": "members", "value": []any{}})), 400, "INVALID_PARAMETER_VALUE", "")
+	expect(t, call(t, s.URL, "PATCH", self, tok, scimPatch(map[string]any{"op": "replace", "path": "active", "value": false})), 400, "INVALID_PARAMETER_VALUE", "")
+	expect(t, call(t, s.URL, "PUT", self, tok, map[string]any{"userName": "admin", "active": false}), 400, "INVALID_PARAMETER_VALUE", "")
+	must(t, call(t, s.URL, "GET", "/api/2.0/preview/scim/v2/Me", tok, nil))
+
+	// An inactive second admin does not count.
+	other := s.CreateUser(t, "second@example.com", "admins")
+	must(t, call(t, s.URL, "PATCH", scimUsers+"/"+other.ID, tok, scimPatch(map[string]any{"op": "replace", "path": "active", "value": false})))
+	expect(t, call(t, s.URL, "PATCH", self, tok, scimPatch(map[string]any{"op": "replace", "path": "active", "value": false})), 400, "INVALID_PARAMETER_VALUE", "")
+	must(t, call(t, s.URL, "PATCH", scimUsers+"/"+other.ID, tok, scimPatch(map[string]any{"op": "replace", "path": "active", "value": true})))
+
+	// Two admins removing each other at once: one admin stays.
+	var codes [2]int
+	parallel(2, func(i int) {
+		tokens := []string{tok, other.Token}
+		victim := []string{other.ID, s.Admin.ID}[i]
+		codes[i] = call(t, s.URL, "PATCH", path, tokens[i], scimPatch(map[string]any{"op": "remove", "path": fmt.Sprintf("members[value eq %q]", victim)})).status
+	})
+	if n := len(groupMembers(t, s, admins.ID)); n != 1 {
+		t.Fatalf("after two admins removed each other (answers %v) the admins group has %d members", codes, n)
+	}
+}
+
+// TestPrincipalNamesAndACLs: a user and a group never share a name, and
+// deleting one deletes its ACLs, counted in the audit record (issue 13, item 6).
+func TestPrincipalNamesAndACLs(t *testing.T) {
+	eachStore(t, servertest.Options{}, testPrincipalNamesAndACLs)
+}
+
+func testPrincipalNamesAndACLs(t *testing.T, s *servertest.Server) {
+	tok := s.AdminToken
+	eng := must(t, call(t, s.URL, "POST", scimGroups, tok, map[string]any{"displayName": "eng"}))
+	engID := eng.body["id"].(string)
+	expect(t, call(t, s.URL, "POST", scimUsers, tok, map[string]any{"userName": "eng"}), 409, "RESOURCE_ALREADY_EXISTS", "")
+	alice := must(t, call(t, s.URL, "POST", scimUsers, tok, map[string]any{"userName": "alice@example.com"}))
+	aliceID := alice.body["id"].(string)
+	expect(t, call(t, s.URL, "POST", scimGroups, tok, map[string]any{"displayName": "alice@example.com"}), 409, "RESOURCE_ALREADY_EXISTS", "")
+	expect(t, call(t, s.URL, "PATCH", scimUsers+"/"+aliceID, tok, scimPatch(map[string]any{"op": "replace", "path": "userName", "value": "eng"})), 409, "RESOURCE_ALREADY_EXISTS", "")
+	expect(t, call(t, s.URL, "PATCH", scimGroups+"/"+engID, tok, scimPatch(map[string]any{"op": "replace", "path": "displayName", "value": "alice@example.com"})), 409, "RESOURCE_ALREADY_EXISTS", "")
+
+	// ACLs for alice and for eng on a scope with a secret.
+	must(t, call(t, s.URL, "POST", "/api/2.0/secrets/scopes/create", tok, map[string]any{"scope": "app"}))
+	must(t, call(t, s.URL, "POST", "/api/2.0/secrets/put", tok, map[string]any{"scope": "app", "key": "k", "string_value": "v"}))
+	must(t, call(t, s.URL, "POST", "/api/2.0/secrets/acls/put", tok, map[string]any{"scope": "app", "principal": "alice@example.com", "permission": "READ"}))
+	must(t, call(t, s.URL, "POST", "/api/2.0/secrets/acls/put", tok, map[string]any{"scope": "app", "principal": "eng", "permission": "READ"}))
+	must(t, call(t, s.URL, "DELETE", scimUsers+"/"+aliceID, tok, nil))
+	must(t, call(t, s.URL, "DELETE", scimGroups+"/"+engID, tok, nil))
+
+	// A new alice and a new eng inherit nothing.
+	newAlice := s.CreateUser(t, "alice@example.com")
+	bob := s.CreateUser(t, "bob@example.com")
+	s.CreateGroup(t, "eng", "bob@example.com")
+	for _, u := range []servertest.User{newAlice, bob} {
+		expect(t, call(t, s.URL, "GET", "/api/2.0/secrets/get", u.Token, nil, "scope", "app", "key", "k"), 403, "PERMISSION_DENIED", "")
+	}
+	r := must(t, call(t, s.URL, "GET", "/api/2.0/secrets/acls/list", tok, nil, "scope", "app"))
+	if items, _ := r.body["items"].([]any); len(items) != 1 {
+		t.Fatalf("ACLs left on the scope: %s", r.raw)
+	}
+	r = must(t, call(t, s.URL, "GET", "/api/2.0/hush/audit", tok, nil))
+	var seen []string
+	for _, e := range r.body["events"].([]any) {
+		ev := e.(map[string]any)
+		if a := ev["action"].(string); a == "users.delete" || a == "groups.delete" {
+			seen = append(seen, fmt.Sprintf("%s %v: %v", a, ev["key"], ev["detail"]))
+		}
+	}
+	want := []string{"users.delete alice@example.com: 1 ACL deleted", "groups.delete eng: 1 ACL deleted"}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("audit records of the deletions = %q, want %q", seen, want)
+	}
+}
