@@ -246,6 +246,7 @@ func (s *Server) routes() http.Handler {
 	add(route{pattern: dbapi.PathSCIMGroups + "/{id}", methods: map[string]handlerFunc{
 		http.MethodGet: s.getGroup, http.MethodDelete: s.deleteGroup, http.MethodPatch: s.patchGroup, http.MethodPut: s.putGroup}})
 	get(dbapi.PathSCIMMe, s.me)
+	s.groups20Routes(post, get)
 
 	get(dbapi.PathAudit, s.listAudit)
 
