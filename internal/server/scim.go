@@ -113,6 +113,7 @@ func (s *Server) listUsers(r *request) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
+	users = slices.DeleteFunc(users, func(u store.User) bool { return u.ServicePrincipal })
 	if f != nil {
 		users = slices.DeleteFunc(users, func(u store.User) bool {
 			switch f.attr {
@@ -144,8 +145,8 @@ func (s *Server) me(r *request) (any, error) {
 func (s *Server) loadUser(r *request) (store.User, error) {
 	id := r.PathValue("id")
 	u, err := s.st.GetUser(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return u, notFound("User %s not found.", id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.ServicePrincipal) {
+		return store.User{}, notFound("User %s not found.", id)
 	}
 	if err != nil {
 		return u, fmt.Errorf("get user: %w", err)

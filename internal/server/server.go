@@ -247,6 +247,7 @@ func (s *Server) routes() http.Handler {
 		http.MethodGet: s.getGroup, http.MethodDelete: s.deleteGroup, http.MethodPatch: s.patchGroup, http.MethodPut: s.putGroup}})
 	get(dbapi.PathSCIMMe, s.me)
 	s.groups20Routes(post, get)
+	s.spRoutes(add)
 
 	get(dbapi.PathAudit, s.listAudit)
 
