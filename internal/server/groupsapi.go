@@ -211,4 +211,3 @@ func (s *Server) groups20Routes(post, get func(string, handlerFunc)) {
 	get(dbapi.PathGroupsListParents, s.groups20ListParents)
 	post(dbapi.PathGroupsDelete, s.groups20Delete)
 }
-
