@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -220,5 +221,38 @@ func testPrincipalNamesAndACLs(t *testing.T, s *servertest.Server) {
 	want := []string{"users.delete alice@example.com: 1 ACL deleted", "groups.delete eng: 1 ACL deleted"}
 	if !slices.Equal(seen, want) {
 		t.Fatalf("audit records of the deletions = %q, want %q", seen, want)
+	}
+}
+
+// TestRenameKeepsACLs: ACLs follow a renamed user or group, so a new
+// principal given the old name inherits nothing (issue 13, item 6).
+func TestRenameKeepsACLs(t *testing.T) { eachStore(t, servertest.Options{}, testRenameKeepsACLs) }
+
+func testRenameKeepsACLs(t *testing.T, s *servertest.Server) {
+	tok := s.AdminToken
+	alice := s.CreateUser(t, "alice@example.com")
+	bob := s.CreateUser(t, "bob@example.com")
+	eng := s.CreateGroup(t, "eng", "bob@example.com")
+	must(t, call(t, s.URL, "POST", "/api/2.0/secrets/scopes/create", tok, map[string]any{"scope": "app"}))
+	must(t, call(t, s.URL, "POST", "/api/2.0/secrets/put", tok, map[string]any{"scope": "app", "key": "k", "string_value": "v"}))
+	for _, p := range []string{"alice@example.com", "eng"} {
+		must(t, call(t, s.URL, "POST", "/api/2.0/secrets/acls/put", tok, map[string]any{"scope": "app", "principal": p, "permission": "READ"}))
+	}
+	must(t, call(t, s.URL, "PATCH", scimUsers+"/"+alice.ID, tok, scimPatch(map[string]any{"op": "replace", "path": "userName", "value": "alice2@example.com"})))
+	must(t, call(t, s.URL, "PATCH", scimGroups+"/"+eng.ID, tok, scimPatch(map[string]any{"op": "replace", "path": "displayName", "value": "engineering"})))
+	for _, u := range []servertest.User{alice, bob} {
+		must(t, call(t, s.URL, "GET", "/api/2.0/secrets/get", u.Token, nil, "scope", "app", "key", "k"))
+	}
+	newAlice := s.CreateUser(t, "alice@example.com")
+	carol := s.CreateUser(t, "carol@example.com")
+	s.CreateGroup(t, "eng", "carol@example.com")
+	for _, u := range []servertest.User{newAlice, carol} {
+		expect(t, call(t, s.URL, "GET", "/api/2.0/secrets/get", u.Token, nil, "scope", "app", "key", "k"), 403, "PERMISSION_DENIED", "")
+	}
+	r := must(t, call(t, s.URL, "GET", "/api/2.0/secrets/acls/list", tok, nil, "scope", "app"))
+	for _, want := range []string{`"principal":"alice2@example.com"`, `"principal":"engineering"`} {
+		if !strings.Contains(r.raw, want) {
+			t.Fatalf("ACLs after renames lack %s: %s", want, r.raw)
+		}
 	}
 }

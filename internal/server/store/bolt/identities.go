@@ -174,6 +174,9 @@ func updateUser(tx *bbolt.Tx, u store.User) error {
 		if err := byName.Put([]byte(u.UserName), []byte(u.ID)); err != nil {
 			return err
 		}
+		if err := renameACLs(tx, old.UserName, u.UserName); err != nil {
+			return err
+		}
 	}
 	return put(tx.Bucket(bUsers), []byte(u.ID), toUserRec(u))
 }
@@ -323,6 +326,34 @@ func dropMember(tx *bbolt.Tx, id string) error {
 	return nil
 }
 
+// renameACLs moves the ACLs of principal from to principal to, on every
+// scope, so a renamed user or group keeps its access and a new principal
+// given the old name gets none.
+func renameACLs(tx *bbolt.Tx, from, to string) error {
+	acls := tx.Bucket(bACLs)
+	var scopes [][]byte
+	err := acls.ForEach(func(k, v []byte) error {
+		if v == nil && acls.Bucket(k).Get([]byte(from)) != nil {
+			scopes = append(scopes, slices.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, sk := range scopes {
+		b := acls.Bucket(sk)
+		perm := slices.Clone(b.Get([]byte(from)))
+		if err := b.Delete([]byte(from)); err != nil {
+			return err
+		}
+		if err := b.Put([]byte(to), perm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // deleteACLsOf removes the principal's ACL on every scope and returns how many there were.
 func deleteACLsOf(tx *bbolt.Tx, principal string) (int, error) {
 	acls := tx.Bucket(bACLs)
@@ -462,6 +493,9 @@ func updateGroup(tx *bbolt.Tx, g store.Group) error {
 			return err
 		}
 		if err := byName.Put([]byte(g.DisplayName), []byte(g.ID)); err != nil {
+			return err
+		}
+		if err := renameACLs(tx, old.DisplayName, g.DisplayName); err != nil {
 			return err
 		}
 	}

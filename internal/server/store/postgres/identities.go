@@ -124,6 +124,9 @@ func updateUser(ctx context.Context, tx pgx.Tx, u store.User) error {
 		if err := nameFree(ctx, tx, u.UserName); err != nil {
 			return err
 		}
+		if err := renameACLs(ctx, tx, old, u.UserName); err != nil {
+			return err
+		}
 	}
 	_, err = tx.Exec(ctx, `UPDATE users SET user_name = $2, display_name = $3, active = $4, created_at = $5, service_principal = $6 WHERE id = $1`,
 		u.ID, u.UserName, u.DisplayName, u.Active, ts(u.CreatedAt), u.ServicePrincipal)
@@ -217,6 +220,18 @@ func guardAdmins(ctx context.Context, tx pgx.Tx, write func() error) error {
 		return store.ErrLastAdmin
 	}
 	return nil
+}
+
+// renameACLs moves the ACLs of principal from to principal to, on every
+// scope (replacing any stale ACL of to there), so a renamed user or group
+// keeps its access and a new principal given the old name gets none.
+func renameACLs(ctx context.Context, tx pgx.Tx, from, to string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM acls WHERE principal = $2
+		AND scope_key IN (SELECT scope_key FROM acls WHERE principal = $1)`, from, to); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE acls SET principal = $2 WHERE principal = $1`, from, to)
+	return err
 }
 
 // deleteACLsOf removes the principal's ACL on every scope and returns how many there were.
@@ -362,6 +377,9 @@ func updateGroup(ctx context.Context, tx pgx.Tx, g store.Group) error {
 	}
 	if old != g.DisplayName {
 		if err := nameFree(ctx, tx, g.DisplayName); err != nil {
+			return err
+		}
+		if err := renameACLs(ctx, tx, old, g.DisplayName); err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,36 @@ func RunIdentityRules(t *testing.T, open Opener) {
 	t.Run("DeletePrincipalACLs", func(t *testing.T) { testDeletePrincipalACLs(t, open(t)) })
 	t.Run("ServicePrincipalFlag", func(t *testing.T) { testServicePrincipalFlag(t, open(t)) })
 	t.Run("AuditDetail", func(t *testing.T) { testAuditDetail(t, open(t)) })
+	t.Run("RenameMovesACLs", func(t *testing.T) { testRenameMovesACLs(t, open(t)) })
+}
+
+// testRenameMovesACLs: renaming a user or group moves its ACLs to the new
+// name, on every scope, replacing a stale ACL of the new name.
+func testRenameMovesACLs(t *testing.T, s store.Store) {
+	must(t, s.CreateUser(ctxBG, user("u1", "alice")))
+	must(t, s.CreateGroup(ctxBG, store.Group{ID: "g1", DisplayName: "eng"}))
+	read := secrets.ACL{Principal: "alice", Permission: secrets.Read}
+	createScope(t, s, "one", read, secrets.ACL{Principal: "eng", Permission: secrets.Write}, secrets.ACL{Principal: "alice2", Permission: secrets.Manage})
+	createScope(t, s, "two", read)
+	_, err := s.EditUser(ctxBG, "u1", func(u *store.User) error { u.UserName = "alice2"; return nil })
+	must(t, err)
+	must(t, s.UpdateGroup(ctxBG, store.Group{ID: "g1", DisplayName: "engineering"}))
+	for _, sc := range []string{"one", "two"} {
+		a, err := s.GetACL(ctxBG, sc, "alice2")
+		must(t, err)
+		if a.Permission != secrets.Read {
+			t.Fatalf("scope %s: renamed user's ACL is %v, want READ", sc, a.Permission)
+		}
+		_, err = s.GetACL(ctxBG, sc, "alice")
+		wantErr(t, "ACL under the old user name", err, store.ErrNotFound)
+	}
+	a, err := s.GetACL(ctxBG, "one", "engineering")
+	must(t, err)
+	if a.Permission != secrets.Write {
+		t.Fatalf("renamed group's ACL is %v, want WRITE", a.Permission)
+	}
+	_, err = s.GetACL(ctxBG, "one", "eng")
+	wantErr(t, "ACL under the old group name", err, store.ErrNotFound)
 }
 
 // testAuditDetail: an event's Detail round-trips through both append paths.
