@@ -31,7 +31,13 @@ var (
 	// an active member, without one, and so nobody could administer the
 	// server again. Every identity write checks it in its transaction.
 	ErrLastAdmin = errors.New("the admins group would be left without an active member")
+	// ErrNoPrincipal: GrantACL names no user, service principal or group.
+	ErrNoPrincipal = errors.New("no such principal")
 )
+
+// AllUsersGroup is the built-in group every user is implicitly in; it is
+// never stored, but ACLs may name it.
+const AllUsersGroup = "users"
 
 // AdminGroup is the name of the built-in group whose members administer the
 // server. The stores keep it from losing its last active member (ErrLastAdmin).
@@ -89,6 +95,12 @@ type Scopes interface {
 
 	// PutACL creates or overwrites the principal's ACL on the scope (ErrNotFound: no scope).
 	PutACL(ctx context.Context, scope string, acl secrets.ACL) error
+	// GrantACL is PutACL for a principal that must exist: unless
+	// acl.Principal is AllUsersGroup or AdminGroup, it fails with
+	// ErrNoPrincipal when no user or group has that name, checked in the
+	// write's transaction, so an ACL is never granted to a principal being
+	// deleted at the same time (and then inherited by a namesake).
+	GrantACL(ctx context.Context, scope string, acl secrets.ACL) error
 	// GetACL returns the principal's ACL, or ErrNotFound for a missing scope or ACL.
 	GetACL(ctx context.Context, scope, principal string) (secrets.ACL, error)
 	// ListACLs returns the scope's ACLs ordered by principal (ErrNotFound: no scope).

@@ -25,6 +25,47 @@ func RunIdentityRules(t *testing.T, open Opener) {
 	t.Run("ServicePrincipalFlag", func(t *testing.T) { testServicePrincipalFlag(t, open(t)) })
 	t.Run("AuditDetail", func(t *testing.T) { testAuditDetail(t, open(t)) })
 	t.Run("RenameMovesACLs", func(t *testing.T) { testRenameMovesACLs(t, open(t)) })
+	t.Run("GrantACL", func(t *testing.T) { testGrantACL(t, open(t)) })
+}
+
+// testGrantACL: GrantACL needs an existing principal, and racing the
+// principal's deletion never leaves an ACL behind.
+func testGrantACL(t *testing.T, s store.Store) {
+	createScope(t, s, "app")
+	read := func(p string) secrets.ACL { return secrets.ACL{Principal: p, Permission: secrets.Read} }
+	wantErr(t, "GrantACL to nobody", s.GrantACL(ctxBG, "app", read("ghost")), store.ErrNoPrincipal)
+	wantErr(t, "GrantACL on a missing scope", s.GrantACL(ctxBG, "nope", read(store.AllUsersGroup)), store.ErrNotFound)
+	for _, p := range []string{store.AllUsersGroup, store.AdminGroup} {
+		must(t, s.GrantACL(ctxBG, "app", read(p)))
+	}
+	must(t, s.CreateUser(ctxBG, user("u1", "alice")))
+	must(t, s.CreateGroup(ctxBG, store.Group{ID: "g1", DisplayName: "eng"}))
+	must(t, s.GrantACL(ctxBG, "app", read("alice")))
+	must(t, s.GrantACL(ctxBG, "app", secrets.ACL{Principal: "eng", Permission: secrets.Manage}))
+	a, err := s.GetACL(ctxBG, "app", "eng")
+	must(t, err)
+	if a.Permission != secrets.Manage {
+		t.Fatalf("granted ACL = %v", a.Permission)
+	}
+	for i := range 20 {
+		name := fmt.Sprintf("racer%d", i)
+		must(t, s.CreateUser(ctxBG, user("r"+name, name)))
+		_ = hammer(2, func(j int) error {
+			if j == 0 {
+				if _, err := s.DeleteUser(ctxBG, "r"+name); err != nil {
+					t.Errorf("DeleteUser racing GrantACL: %v", err)
+				}
+				return nil
+			}
+			if err := s.GrantACL(ctxBG, "app", read(name)); err != nil && !errors.Is(err, store.ErrNoPrincipal) {
+				t.Errorf("GrantACL racing DeleteUser: %v", err)
+			}
+			return nil
+		})
+		if _, err := s.GetACL(ctxBG, "app", name); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("an ACL of deleted user %s survived a racing grant (err %v)", name, err)
+		}
+	}
 }
 
 // testRenameMovesACLs: renaming a user or group moves its ACLs to the new
