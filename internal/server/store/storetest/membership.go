@@ -16,7 +16,10 @@ import (
 // namespace of user and group names, the admins group's last active
 // member, and ACLs deleted with their principal.
 func RunIdentityRules(t *testing.T, open Opener) {
-	t.Run("EditGroupConcurrent", func(t *testing.T) { testEditGroupConcurrent(t, open(t)) })
+	t.Run("EditGroupConcurrent", func(t *testing.T) {
+		s := open(t)
+		testEditGroupConcurrent(t, s, s)
+	})
 	t.Run("EditUserConcurrent", func(t *testing.T) { testEditUserConcurrent(t, open(t)) })
 	t.Run("EditErrors", func(t *testing.T) { testEditErrors(t, open(t)) })
 	t.Run("PrincipalNames", func(t *testing.T) { testPrincipalNames(t, open(t)) })
@@ -130,27 +133,30 @@ func hammer(n int, f func(i int) error) error {
 }
 
 // testEditGroupConcurrent: 20 parallel additions, then 20 parallel removals
-// racing 20 additions, on one group: every one of them holds.
-func testEditGroupConcurrent(t *testing.T, s store.Store) {
+// racing 20 additions, on one group, spread over a and b (two replicas of
+// one database, or one store twice): every one of them holds.
+func testEditGroupConcurrent(t *testing.T, a, b store.Store) {
 	const n = 20
-	must(t, s.CreateGroup(ctxBG, store.Group{ID: "g", DisplayName: "team", CreatedAt: t0}))
+	must(t, a.CreateGroup(ctxBG, store.Group{ID: "g", DisplayName: "team", CreatedAt: t0}))
 	id := func(kind string, i int) string { return fmt.Sprintf("%s%02d", kind, i) }
-	add := func(m string) error {
-		_, err := s.EditGroup(ctxBG, "g", func(g *store.Group) error { g.AddMembers(m); return nil })
+	via := func(i int) store.Store { return []store.Store{a, b}[i%2] }
+	add := func(i int, m string) error {
+		_, err := via(i).EditGroup(ctxBG, "g", func(g *store.Group) error { g.AddMembers(m); return nil })
 		return err
 	}
+	s := a
 	must(t, hammer(2*n, func(i int) error {
 		if i < n {
-			return add(id("stay", i))
+			return add(i, id("stay", i))
 		}
-		return add(id("leave", i-n))
+		return add(i, id("leave", i-n))
 	}))
 	must(t, hammer(2*n, func(i int) error {
 		if i < n {
-			_, err := s.EditGroup(ctxBG, "g", func(g *store.Group) error { g.RemoveMembers(id("leave", i)); return nil })
+			_, err := via(i).EditGroup(ctxBG, "g", func(g *store.Group) error { g.RemoveMembers(id("leave", i)); return nil })
 			return err
 		}
-		return add(id("join", i-n))
+		return add(i, id("join", i-n))
 	}))
 	var want []string
 	for i := range n {

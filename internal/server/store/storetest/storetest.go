@@ -68,6 +68,10 @@ func RunReplicas(t *testing.T, open ReplicaOpener) {
 		a, b := open(t)
 		testConcurrent(t, a, b)
 	})
+	t.Run("EditGroupConcurrent", func(t *testing.T) {
+		a, b := open(t)
+		testEditGroupConcurrent(t, a, b)
+	})
 }
 
 var ctxBG = context.Background()
