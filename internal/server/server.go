@@ -26,7 +26,10 @@
 //	token/create|list|delete             any user, for their own tokens
 //	token-management/..., SCIM writes,
 //	hush/audit                           admins
-//	SCIM reads (Me, Users, Groups)       any user, as on Databricks
+//	SCIM reads (Me, Users, Groups,
+//	ServicePrincipals), Groups API 2.0
+//	reads (groups/list…)                 any user, as on Databricks
+//	Groups API 2.0 writes                admins
 //
 // A missing scope is RESOURCE_DOES_NOT_EXIST for every caller, before the
 // permission check, since scope names are readable by all.
