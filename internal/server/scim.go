@@ -53,6 +53,9 @@ func (s *Server) groupJSON(r *request, g store.Group) dbapi.SCIMGroup {
 		v := dbapi.SCIMValue{Value: m, Ref: "Users/" + m}
 		if u, err := s.st.GetUser(r.Context(), m); err == nil {
 			v.Display = u.UserName
+			if u.ServicePrincipal {
+				v.Display, v.Ref = u.DisplayName, "ServicePrincipals/"+m
+			}
 		}
 		out.Members = append(out.Members, v)
 	}

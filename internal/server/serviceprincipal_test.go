@@ -31,6 +31,9 @@ func testServicePrincipals(t *testing.T, s *servertest.Server) {
 	if !strings.Contains(r.raw, `"display":"eng"`) {
 		t.Fatalf("create: groups missing: %s", r.raw)
 	}
+	if g := must(t, call(t, s.URL, "GET", scimGroups+"/"+eng.ID, tok, nil)); !strings.Contains(g.raw, `"$ref":"ServicePrincipals/`+id+`"`) {
+		t.Fatalf("group member reference of a service principal: %s", g.raw)
+	}
 	expect(t, call(t, s.URL, "POST", scimSPs, tok, map[string]any{"applicationId": appID}), 409, "RESOURCE_ALREADY_EXISTS", "")
 	expect(t, call(t, s.URL, "POST", scimSPs, tok, map[string]any{"applicationId": "not-a-uuid"}), 400, "INVALID_PARAMETER_VALUE", "")
 	expect(t, call(t, s.URL, "POST", scimSPs, user.Token, map[string]any{"displayName": "x"}), 403, "PERMISSION_DENIED", "")
