@@ -37,6 +37,9 @@ and the new one
   hush secrets create-scope S
   hush secrets put-secret S K                 (value from stdin or a prompt)
   hush secrets list-secrets S -o json
+Each prints JSON as its CLI did: the legacy syntax the API's object, as the
+legacy CLI printed it ({"scopes": [...]}, {"secrets": [...]}, {"items": [...]},
+so jq '.scopes[]' works), the new syntax a bare array.
 
 The server and token come from DATABRICKS_HOST / DATABRICKS_TOKEN or a profile
 of ~/.databrickscfg (see "hush configure").`,
@@ -205,6 +208,9 @@ func newListScopesCmd(f *apiFlags) *cobra.Command {
 				return err
 			}
 			w := c.OutOrStdout()
+			if f.legacyJSON(c) {
+				return printLegacyJSON(w, dbapi.ListScopesResponse{Scopes: scopes})
+			}
 			if f.json() {
 				out := make([]scopeJSON, 0, len(scopes))
 				for _, s := range scopes {
@@ -470,6 +476,9 @@ func newListSecretsCmd(f *apiFlags) *cobra.Command {
 			return err
 		}
 		w := c.OutOrStdout()
+		if f.legacyJSON(c, "list") {
+			return printLegacyJSON(w, dbapi.ListSecretsResponse{Secrets: list})
+		}
 		if f.json() {
 			out := make([]secretJSON, 0, len(list))
 			for _, s := range list {
@@ -540,6 +549,9 @@ func newGetACLCmd(f *apiFlags) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if f.legacyJSON(c) {
+			return printLegacyJSON(c.OutOrStdout(), acl)
+		}
 		if f.json() {
 			return printJSON(c.OutOrStdout(), aclJSON{Permission: acl.Permission, Principal: acl.Principal})
 		}
@@ -558,6 +570,9 @@ func newListACLsCmd(f *apiFlags) *cobra.Command {
 		acls, err := client.ListACLs(c.Context(), v[0])
 		if err != nil {
 			return err
+		}
+		if f.legacyJSON(c) {
+			return printLegacyJSON(c.OutOrStdout(), dbapi.ListACLsResponse{Items: acls})
 		}
 		if f.json() {
 			out := make([]aclJSON, 0, len(acls))

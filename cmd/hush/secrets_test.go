@@ -96,7 +96,7 @@ func TestSecretsLegacySyntax(t *testing.T) {
 		t.Fatal("list printed a value")
 	}
 	r = hush(t, nil, "secrets", "list", "--scope", "legacy", "--output", "JSON").ok(t)
-	secrets := decodeJSON[[]map[string]any](t, r.stdout)
+	secrets := decodeJSON[map[string][]map[string]any](t, r.stdout)["secrets"]
 	if len(secrets) != 2 || secrets[0]["key"] != "cert" || secrets[1]["key"] != "db-password" {
 		t.Fatalf("list --output JSON: %s", r.stdout)
 	}
@@ -111,7 +111,7 @@ func TestSecretsLegacySyntax(t *testing.T) {
 		t.Fatalf("get-acl table:\n%q", r.stdout)
 	}
 	r = hush(t, nil, "secrets", "list-acls", "--scope", "legacy", "--output", "JSON").ok(t)
-	acls := decodeJSON[[]map[string]string](t, r.stdout)
+	acls := decodeJSON[map[string][]map[string]string](t, r.stdout)["items"]
 	found := map[string]string{}
 	for _, a := range acls {
 		found[a["principal"]] = a["permission"]

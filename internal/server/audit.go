@@ -190,7 +190,7 @@ func (s *Server) listAudit(r *request) (any, error) {
 	for _, e := range events {
 		resp.Events = append(resp.Events, dbapi.AuditEvent{
 			Timestamp: e.Time.UnixMilli(), Actor: e.Actor, Action: e.Action, Scope: e.Scope,
-			Key: e.Key, Remote: e.Remote, Allowed: e.Allowed, ErrorCode: e.ErrorCode,
+			Key: e.Key, Remote: e.Remote, Allowed: e.Allowed, ErrorCode: e.ErrorCode, Detail: e.Detail,
 		})
 	}
 	return resp, nil

@@ -93,8 +93,9 @@ func Bootstrap(ctx context.Context, st store.Store, token string, now time.Time)
 		}
 	}
 	if !slices.Contains(admins.Members, u.ID) {
-		admins.Members = append(admins.Members, u.ID)
-		if err := st.UpdateGroup(ctx, admins); err != nil {
+		// Atomically: another replica may be changing the group too.
+		_, err := st.EditGroup(ctx, admins.ID, func(g *store.Group) error { g.AddMembers(u.ID); return nil })
+		if err != nil {
 			return BootstrapResult{}, fmt.Errorf("bootstrap: add %s to %s: %w", BootstrapUserName, auth.GroupAdmins, err)
 		}
 	}

@@ -327,25 +327,6 @@ func (s *Server) getSecret(r *request) (out any, err error) {
 	return dbapi.GetSecretResponse{Key: key, Value: base64.StdEncoding.EncodeToString(value)}, nil
 }
 
-// principalExists reports whether an ACL may name p: a built-in group, a
-// user or a group.
-func (s *Server) principalExists(r *request, p string) (bool, error) {
-	if p == auth.GroupUsers || p == auth.GroupAdmins {
-		return true, nil
-	}
-	if _, err := s.st.GetUserByName(r.Context(), p); err == nil {
-		return true, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return false, fmt.Errorf("look up user: %w", err)
-	}
-	if _, err := s.st.GetGroupByName(r.Context(), p); err == nil {
-		return true, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return false, fmt.Errorf("look up group: %w", err)
-	}
-	return false, nil
-}
-
 func (s *Server) putACL(r *request) (out any, err error) {
 	var req dbapi.PutACLRequest
 	if err := decode(r, &req); err != nil {
@@ -366,14 +347,12 @@ func (s *Server) putACL(r *request) (out any, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ok, err := s.principalExists(r, req.Principal)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, invalidParam("Principal %s does not exist: it must be a user name, a group name, or users.", req.Principal)
-	}
-	if err := s.st.PutACL(r.Context(), sc.Name, secrets.ACL{Principal: req.Principal, Permission: perm}); errors.Is(err, store.ErrNotFound) {
+	// The principal's existence is checked in the write's transaction, so a
+	// principal deleted at the same moment cannot keep (and pass on) an ACL.
+	err = s.st.GrantACL(r.Context(), sc.Name, secrets.ACL{Principal: req.Principal, Permission: perm})
+	if errors.Is(err, store.ErrNoPrincipal) {
+		return nil, invalidParam("Principal %s does not exist: it must be a user name, a service principal's application ID, a group name, or users.", req.Principal)
+	} else if errors.Is(err, store.ErrNotFound) {
 		return nil, scopeNotFound(req.Scope)
 	} else if err != nil {
 		return nil, fmt.Errorf("put acl: %w", err)

@@ -26,7 +26,10 @@
 //	token/create|list|delete             any user, for their own tokens
 //	token-management/..., SCIM writes,
 //	hush/audit                           admins
-//	SCIM reads (Me, Users, Groups)       any user, as on Databricks
+//	SCIM reads (Me, Users, Groups,
+//	ServicePrincipals), Groups API 2.0
+//	reads (groups/list…)                 any user, as on Databricks
+//	Groups API 2.0 writes                admins
 //
 // A missing scope is RESOURCE_DOES_NOT_EXIST for every caller, before the
 // permission check, since scope names are readable by all.
@@ -246,6 +249,8 @@ func (s *Server) routes() http.Handler {
 	add(route{pattern: dbapi.PathSCIMGroups + "/{id}", methods: map[string]handlerFunc{
 		http.MethodGet: s.getGroup, http.MethodDelete: s.deleteGroup, http.MethodPatch: s.patchGroup, http.MethodPut: s.putGroup}})
 	get(dbapi.PathSCIMMe, s.me)
+	s.groups20Routes(post, get)
+	s.spRoutes(add)
 
 	get(dbapi.PathAudit, s.listAudit)
 

@@ -15,14 +15,19 @@ type AuditEvent struct {
 	Timestamp int64  `json:"timestamp"`
 	Actor     string `json:"actor"`
 	// Action is one of "scopes.create", "scopes.delete", "secrets.put",
-	// "secrets.get", "secrets.delete", "acls.put", "acls.delete".
+	// "secrets.get", "secrets.delete", "acls.put", "acls.delete",
+	// "users.delete", "groups.delete".
 	Action string `json:"action"`
 	Scope  string `json:"scope,omitempty"`
-	// Key is the secret key, or the principal for ACL actions.
+	// Key is the secret key, or the principal for ACL actions and deletions
+	// of users and groups.
 	Key       string `json:"key,omitempty"`
 	Remote    string `json:"remote,omitempty"`
 	Allowed   bool   `json:"allowed"`
 	ErrorCode string `json:"error_code,omitempty"`
+	// Detail says more about what the action did, such as how many ACLs the
+	// deletion of a user or group removed with it ("2 ACLs deleted").
+	Detail string `json:"detail,omitempty"`
 }
 
 // ListAuditResponse answers GET /api/2.0/hush/audit, oldest first.

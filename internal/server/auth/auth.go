@@ -27,7 +27,7 @@ import (
 // server and hold MANAGE on every scope.
 const (
 	GroupUsers  = "users"
-	GroupAdmins = "admins"
+	GroupAdmins = store.AdminGroup
 )
 
 // TokenPrefix starts every token hush issues, as on Databricks.

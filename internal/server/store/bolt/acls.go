@@ -40,6 +40,25 @@ func (s *Store) PutACL(ctx context.Context, scope string, acl secrets.ACL) error
 	})
 }
 
+// GrantACL implements store.Scopes.
+func (s *Store) GrantACL(ctx context.Context, scope string, acl secrets.ACL) error {
+	return s.update(ctx, "grant acl", func(tx *bbolt.Tx) error {
+		_, _, b, err := scopeBuckets(tx, scope)
+		if err != nil {
+			return err
+		}
+		if err := checkACL(acl); err != nil {
+			return err
+		}
+		p := []byte(acl.Principal)
+		if acl.Principal != store.AllUsersGroup && acl.Principal != store.AdminGroup &&
+			tx.Bucket(bUsersByName).Get(p) == nil && tx.Bucket(bGroupsByNm).Get(p) == nil {
+			return fmt.Errorf("acl principal %q: %w", acl.Principal, store.ErrNoPrincipal)
+		}
+		return b.Put(p, []byte(acl.Permission.String()))
+	})
+}
+
 func parseACL(principal, perm []byte) (secrets.ACL, error) {
 	p, err := secrets.ParsePermission(string(perm))
 	if err != nil {

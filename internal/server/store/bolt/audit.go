@@ -23,6 +23,7 @@ type eventRec struct {
 	Remote    string    `json:"remote,omitempty"`
 	Allowed   bool      `json:"allowed"`
 	ErrorCode string    `json:"error_code,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
 }
 
 // timeKey encodes t so that byte order is time order (the sign bit flipped
@@ -66,12 +67,12 @@ func appendEvent(b *bbolt.Bucket, e store.Event) error {
 	t := ts(e.Time)
 	k := binary.BigEndian.AppendUint64(timeKey(t), seq)
 	return put(b, k, eventRec{Time: t, Actor: e.Actor, Action: e.Action, Scope: e.Scope, Key: e.Key,
-		Remote: e.Remote, Allowed: e.Allowed, ErrorCode: e.ErrorCode})
+		Remote: e.Remote, Allowed: e.Allowed, ErrorCode: e.ErrorCode, Detail: e.Detail})
 }
 
 func (r eventRec) event() store.Event {
 	return store.Event{Time: r.Time.UTC(), Actor: r.Actor, Action: r.Action, Scope: r.Scope, Key: r.Key,
-		Remote: r.Remote, Allowed: r.Allowed, ErrorCode: r.ErrorCode}
+		Remote: r.Remote, Allowed: r.Allowed, ErrorCode: r.ErrorCode, Detail: r.Detail}
 }
 
 // ListEvents implements store.Audit. Scope compares case-insensitively,

@@ -43,6 +43,38 @@ func (s *Store) PutACL(ctx context.Context, scope string, acl secrets.ACL) error
 	return nil
 }
 
+// GrantACL implements store.Scopes. It holds the identity lock shared,
+// so it waits for a concurrent deletion or rename of the principal, and
+// concurrent grants do not wait for each other.
+func (s *Store) GrantACL(ctx context.Context, scope string, acl secrets.ACL) error {
+	if err := checkACL(acl); err != nil {
+		return fmt.Errorf("grant acl: %w", err)
+	}
+	return s.tx(ctx, "grant acl", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(`+lockKey+`)`, "hush/identities"); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if acl.Principal != store.AllUsersGroup && acl.Principal != store.AdminGroup {
+			var found bool
+			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE user_name = $1)
+				OR EXISTS (SELECT 1 FROM groups WHERE display_name = $1)`, acl.Principal).Scan(&found)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("acl principal %q: %w", acl.Principal, store.ErrNoPrincipal)
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO acls (scope_key, principal, permission) VALUES ($1, $2, $3)
+			ON CONFLICT (scope_key, principal) DO UPDATE SET permission = EXCLUDED.permission`,
+			secrets.ScopeKey(scope), acl.Principal, acl.Permission.String())
+		if isCode(err, foreignKeyViolation) {
+			return scopeNotFound(scope)
+		}
+		return err
+	})
+}
+
 func parseACL(principal, perm string) (secrets.ACL, error) {
 	p, err := secrets.ParsePermission(perm)
 	if err != nil {

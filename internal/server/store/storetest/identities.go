@@ -76,7 +76,8 @@ func testUsers(t *testing.T, s store.Store) {
 		t.Fatalf("failed rename changed the user: %+v", got)
 	}
 	wantErr(t, "UpdateUser missing", s.UpdateUser(ctxBG, user("u99", "x@y")), store.ErrNotFound)
-	wantErr(t, "DeleteUser missing", s.DeleteUser(ctxBG, "u99"), store.ErrNotFound)
+	_, err = s.DeleteUser(ctxBG, "u99")
+	wantErr(t, "DeleteUser missing", err, store.ErrNotFound)
 }
 
 func groupNames(l []store.Group) []string {
@@ -151,12 +152,14 @@ func testGroups(t *testing.T, s store.Store) {
 		t.Fatalf("members after emptying = %v", g.Members)
 	}
 
-	must(t, s.DeleteGroup(ctxBG, "g1"))
+	_, err = s.DeleteGroup(ctxBG, "g1")
+	must(t, err)
 	_, err = s.GetGroup(ctxBG, "g1")
 	wantErr(t, "GetGroup deleted", err, store.ErrNotFound)
 	_, err = s.GetGroupByName(ctxBG, "admins")
 	wantErr(t, "GetGroupByName deleted", err, store.ErrNotFound)
-	wantErr(t, "DeleteGroup twice", s.DeleteGroup(ctxBG, "g1"), store.ErrNotFound)
+	_, err = s.DeleteGroup(ctxBG, "g1")
+	wantErr(t, "DeleteGroup twice", err, store.ErrNotFound)
 	must(t, s.CreateGroup(ctxBG, store.Group{ID: "g4", DisplayName: "admins"}))
 }
 
@@ -193,8 +196,9 @@ func testDeleteUser(t *testing.T, s store.Store) {
 	must(t, s.CreateToken(ctxBG, store.Token{ID: "t2", UserID: "u2", Hash: []byte("hash-2"), CreatedAt: t0}))
 	must(t, s.CreateToken(ctxBG, store.Token{ID: "t3", UserID: "u1", Hash: []byte("hash-3"), CreatedAt: t0, CreatedBy: "u2"}))
 
-	must(t, s.DeleteUser(ctxBG, "u1"))
-	_, err := s.GetUser(ctxBG, "u1")
+	_, err := s.DeleteUser(ctxBG, "u1")
+	must(t, err)
+	_, err = s.GetUser(ctxBG, "u1")
 	wantErr(t, "GetUser deleted", err, store.ErrNotFound)
 	_, err = s.GetUserByName(ctxBG, "alice@example.com")
 	wantErr(t, "GetUserByName deleted", err, store.ErrNotFound)

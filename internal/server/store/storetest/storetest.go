@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		s := open(t)
 		testConcurrent(t, s, s)
 	})
+	t.Run("IdentityRules", func(t *testing.T) { RunIdentityRules(t, open) })
 }
 
 // RunReplicas runs the concurrency part of the suite with writers spread
@@ -66,6 +67,10 @@ func RunReplicas(t *testing.T, open ReplicaOpener) {
 	t.Run("Concurrent", func(t *testing.T) {
 		a, b := open(t)
 		testConcurrent(t, a, b)
+	})
+	t.Run("EditGroupConcurrent", func(t *testing.T) {
+		a, b := open(t)
+		testEditGroupConcurrent(t, a, b)
 	})
 }
 
