@@ -291,11 +291,12 @@ func (s *Server) finish(r *http.Request, pattern string, status int, user string
 	if status == 0 {
 		status = http.StatusOK
 	}
-	s.metrics.observe(pattern, r.Method, status, d)
+	method := methodLabel(r.Method)
+	s.metrics.observe(pattern, method, status, d)
 	// The raw URL is never logged: query strings may carry names only, but
 	// the route pattern is enough and keeps the log safe by construction.
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("method", r.Method),
+		slog.String("method", method),
 		slog.String("route", pattern),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
@@ -329,7 +330,7 @@ func (s *Server) wrap(rt route) http.Handler {
 
 func (s *Server) serve(w http.ResponseWriter, req *request, rt route) int {
 	if rt.methods == nil {
-		return writeError(w, errf(http.StatusNotFound, dbapi.CodeEndpointNotFound, "No API found for '%s %s'", req.Method, req.URL.Path))
+		return writeError(w, errf(http.StatusNotFound, dbapi.CodeEndpointNotFound, "No API found for '%s %s'", clip(req.Method), clip(req.URL.Path)))
 	}
 	h, ok := rt.methods[req.Method]
 	if !ok {
@@ -338,9 +339,12 @@ func (s *Server) serve(w http.ResponseWriter, req *request, rt route) int {
 			allowed = append(allowed, m)
 		}
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		return writeError(w, errf(http.StatusMethodNotAllowed, dbapi.CodeBadRequest, "Method %s is not allowed on %s", req.Method, rt.pattern))
+		return writeError(w, errf(http.StatusMethodNotAllowed, dbapi.CodeBadRequest, "Method %s is not allowed on %s", clip(req.Method), rt.pattern))
 	}
 	req.Body = http.MaxBytesReader(w, req.Body, s.cfg.MaxBodyBytes)
+	if ae := checkQuery(req.URL.RawQuery); ae != nil {
+		return writeError(w, ae)
+	}
 	if !rt.public {
 		id, err := s.authn.Authenticate(req.Context(), auth.BearerToken(req.Header.Get("Authorization")))
 		if errors.Is(err, auth.ErrUnauthenticated) {
@@ -365,7 +369,7 @@ func (s *Server) serve(w http.ResponseWriter, req *request, rt route) int {
 func (s *Server) writeInternal(w http.ResponseWriter, req *request, err error) int {
 	// The error comes from the store or the sealer, which never put values
 	// or tokens into their errors; the client gets a generic message.
-	s.log.LogAttrs(req.Context(), slog.LevelError, "internal error", slog.String("error", err.Error()))
+	s.log.LogAttrs(req.Context(), slog.LevelError, "internal error", slog.String("error", clipTo(err.Error(), maxLoggedError)))
 	return writeError(w, errf(http.StatusInternalServerError, dbapi.CodeInternalError, "Internal error; see the server log."))
 }
 

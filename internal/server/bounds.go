@@ -1,0 +1,89 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// methodOther is the metrics label and logged method of any HTTP method
+// outside knownMethods: callers choose the method, so it is never a label
+// or a log field as sent (a 256 KiB method per request once grew the
+// server by gigabytes).
+const methodOther = "OTHER"
+
+// knownMethods are the HTTP methods logged and labelled as they are.
+var knownMethods = [...]string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace,
+}
+
+// methodLabel maps a request's method to a bounded set: the standard
+// methods, else methodOther.
+func methodLabel(m string) string {
+	for _, k := range knownMethods {
+		if m == k {
+			return k
+		}
+	}
+	return methodOther
+}
+
+// maxLoggedField bounds every string the server logs or echoes in an
+// error message that a caller chose (a method, a path); maxLoggedError
+// bounds a logged error text (which holds names, never values).
+const (
+	maxLoggedField = 200
+	maxLoggedError = 1000
+)
+
+// clip cuts s to at most maxLoggedField bytes.
+func clip(s string) string { return clipTo(s, maxLoggedField) }
+
+// clipTo cuts s to at most n bytes, on a rune boundary, and marks the cut.
+func clipTo(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// maxQueryParams is the most query parameters Go's net/url parses (its
+// urlmaxqueryparams default); beyond it, the rest are dropped.
+const maxQueryParams = 10000
+
+// checkQuery refuses a query string that net/url cannot parse completely:
+// Go drops the parameters it cannot parse (after a ';', or beyond
+// maxQueryParams) and the handler would then answer a misleading
+// "Missing required field".
+func checkQuery(raw string) *apiError {
+	if raw == "" {
+		return nil
+	}
+	if _, err := url.ParseQuery(raw); err != nil {
+		switch {
+		case strings.Contains(raw, ";"):
+			return invalidParam("The query string contains ';', which does not separate parameters: separate them with '&', and encode a ';' in a value as %%3B.")
+		case strings.Count(raw, "&")+1 > maxQueryParams:
+			return invalidParam("The query string has more than %d parameters.", maxQueryParams)
+		default:
+			return invalidParam("The query string is malformed: a parameter has an invalid percent-encoding.")
+		}
+	}
+	return nil
+}
+
+// codeTemporarilyUnavailable is Databricks' error code for a transient failure.
+const codeTemporarilyUnavailable = "TEMPORARILY_UNAVAILABLE"
+
+// unavailable is the answer when a dependency the request needs (the audit
+// log, free disk space) is failing: 503 TEMPORARILY_UNAVAILABLE, as
+// Databricks answers a transient failure, so clients retry.
+func unavailable(format string, args ...any) *apiError {
+	return errf(http.StatusServiceUnavailable, codeTemporarilyUnavailable, format, args...)
+}
