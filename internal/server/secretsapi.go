@@ -176,7 +176,8 @@ func (s *Server) listScopes(r *request) (any, error) {
 
 func (s *Server) putSecret(r *request) (out any, err error) {
 	var req dbapi.PutSecretRequest
-	if err := decode(r, &req); err != nil {
+	body, err := decodeBody(r, &req)
+	if err != nil {
 		return nil, err
 	}
 	defer func() { s.audited(r, actSecretPut, req.Scope, req.Key, err) }()
@@ -194,6 +195,9 @@ func (s *Server) putSecret(r *request) (out any, err error) {
 	case req.StringValue != nil && req.BytesValue != nil:
 		return nil, errf(http.StatusBadRequest, dbapi.CodeMalformedRequest, "Only one of string_value and bytes_value can be specified.")
 	case req.StringValue != nil:
+		if ae := checkStringValue(body); ae != nil {
+			return nil, ae
+		}
 		value = []byte(*req.StringValue)
 	case req.BytesValue != nil:
 		value, err = base64.StdEncoding.DecodeString(*req.BytesValue)

@@ -393,21 +393,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 // default form type included, as Databricks does); an empty body is {}.
 // Unknown fields are ignored.
 func decode(r *request, v any) error {
+	_, err := decodeBody(r, v)
+	return err
+}
+
+// decodeBody is decode, returning the body's bytes too.
+func decodeBody(r *request, v any) ([]byte, error) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errf(http.StatusBadRequest, dbapi.CodeResourceLimitExceeded, "Request body is larger than the limit of %d bytes.", mbe.Limit)
+			return nil, errf(http.StatusBadRequest, dbapi.CodeResourceLimitExceeded, "Request body is larger than the limit of %d bytes.", mbe.Limit)
 		}
-		return errf(http.StatusBadRequest, dbapi.CodeMalformedRequest, "Could not read the request body.")
+		return nil, errf(http.StatusBadRequest, dbapi.CodeMalformedRequest, "Could not read the request body.")
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil
+		return b, nil
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return errf(http.StatusBadRequest, dbapi.CodeMalformedRequest, "Invalid JSON given in the body of the request - %s", jsonProblem(err))
+		return nil, errf(http.StatusBadRequest, dbapi.CodeMalformedRequest, "Invalid JSON given in the body of the request - %s", jsonProblem(err))
 	}
-	return nil
+	return b, nil
 }
 
 // jsonProblem describes a JSON error without quoting the input (which may
