@@ -63,8 +63,14 @@ func (s *Server) scopeAccess(r *request, name string, need secrets.Permission) (
 	return sc, nil
 }
 
-// audited records an audit event for the outcome of a handler.
+// audited records an audit event for the outcome of a handler, unless
+// auditAhead recorded it already and the change was applied. When the
+// event cannot be stored, the request is answered 503 with nothing of its
+// result (see serve).
 func (s *Server) audited(r *request, action, scope, key string, err error) {
+	if r.auditedAhead && err == nil {
+		return
+	}
 	code := ""
 	allowed := true
 	if err != nil {
@@ -76,10 +82,29 @@ func (s *Server) audited(r *request, action, scope, key string, err error) {
 			code = dbapi.CodeInternalError
 		}
 	}
-	s.audit.record(r.Context(), store.Event{
+	if rerr := s.audit.record(r.Context(), store.Event{
 		Time: s.now(), Actor: r.id.User.UserName, Action: action, Scope: scope, Key: key,
 		Remote: r.remote, Allowed: allowed, ErrorCode: code,
+	}); rerr != nil {
+		r.auditErr = rerr
+	}
+}
+
+// auditAhead stores the audit record of an allowed change before it is
+// applied, so that a change whose record cannot be stored is never
+// applied. If applying then fails, audited stores a second record with the
+// error code.
+func (s *Server) auditAhead(r *request, action, scope, key string) error {
+	err := s.audit.record(r.Context(), store.Event{
+		Time: s.now(), Actor: r.id.User.UserName, Action: action, Scope: scope, Key: key,
+		Remote: r.remote, Allowed: true,
 	})
+	if err != nil {
+		r.auditErr = err
+		return unavailable("The audit log cannot be written, so the request was not served; try again later.")
+	}
+	r.auditedAhead = true
+	return nil
 }
 
 func (s *Server) createScope(r *request) (out any, err error) {
@@ -128,6 +153,9 @@ func (s *Server) createScope(r *request) (out any, err error) {
 	default:
 		return nil, invalidParam("initial_manage_principal must be \"users\" (or omitted to grant MANAGE to the creator), got %q", req.InitialManagePrincipal)
 	}
+	if err := s.auditAhead(r, actScopeCreate, req.Scope, ""); err != nil {
+		return nil, err
+	}
 	err = s.st.CreateScope(r.Context(), sc, []secrets.ACL{acl}, s.cfg.MaxScopes)
 	switch {
 	case errors.Is(err, store.ErrExists):
@@ -148,6 +176,9 @@ func (s *Server) deleteScope(r *request) (out any, err error) {
 	defer func() { s.audited(r, actScopeDelete, req.Scope, "", err) }()
 	sc, err := s.scopeAccess(r, req.Scope, secrets.Manage)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.auditAhead(r, actScopeDelete, req.Scope, ""); err != nil {
 		return nil, err
 	}
 	if err := s.st.DeleteScope(r.Context(), sc.Name); errors.Is(err, store.ErrNotFound) {
@@ -221,6 +252,9 @@ func (s *Server) putSecret(r *request) (out any, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal value: %w", err)
 	}
+	if err := s.auditAhead(r, actSecretPut, req.Scope, req.Key); err != nil {
+		return nil, err
+	}
 	err = s.st.PutSecret(r.Context(), store.Secret{Scope: secrets.ScopeKey(sc.Name), Key: req.Key, Sealed: sealed, UpdatedAt: s.now()}, s.cfg.MaxSecretsPerScope)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -252,6 +286,9 @@ func (s *Server) deleteSecret(r *request) (out any, err error) {
 	}
 	if sc.ReadOnly() {
 		return nil, errf(http.StatusBadRequest, dbapi.CodeBadRequest, "Cannot delete secrets from %s-backed scope %s: it is read-only.", sc.Backend, sc.Name)
+	}
+	if err := s.auditAhead(r, actSecretDelete, req.Scope, req.Key); err != nil {
+		return nil, err
 	}
 	if err := s.st.DeleteSecret(r.Context(), sc.Name, req.Key); errors.Is(err, store.ErrNotFound) {
 		return nil, secretNotFound(req.Scope, req.Key)
@@ -377,6 +414,9 @@ func (s *Server) putACL(r *request) (out any, err error) {
 	if !ok {
 		return nil, invalidParam("Principal %s does not exist: it must be a user name, a group name, or users.", req.Principal)
 	}
+	if err := s.auditAhead(r, actACLPut, req.Scope, req.Principal); err != nil {
+		return nil, err
+	}
 	if err := s.st.PutACL(r.Context(), sc.Name, secrets.ACL{Principal: req.Principal, Permission: perm}); errors.Is(err, store.ErrNotFound) {
 		return nil, scopeNotFound(req.Scope)
 	} else if err != nil {
@@ -400,6 +440,9 @@ func (s *Server) deleteACL(r *request) (out any, err error) {
 	}
 	sc, err := s.scopeAccess(r, req.Scope, secrets.Manage)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.auditAhead(r, actACLDelete, req.Scope, req.Principal); err != nil {
 		return nil, err
 	}
 	if err := s.st.DeleteACL(r.Context(), sc.Name, req.Principal); errors.Is(err, store.ErrNotFound) {

@@ -33,7 +33,10 @@
 //
 // Every secret read, write and delete, every ACL change and every scope
 // creation and deletion, allowed or denied, is stored in the audit log
-// before the request is answered.
+// before the request is answered; a change's record is stored before the
+// change is applied. Audit fails closed: when a record cannot be stored,
+// the request is answered 503 TEMPORARILY_UNAVAILABLE, nothing is applied
+// or returned, and /healthz reports the audit sink as failing.
 package server
 
 import (
@@ -196,6 +199,11 @@ type request struct {
 	*http.Request
 	id     auth.Identity
 	remote string
+	// auditedAhead: the handler stored the audit record of the change it
+	// is about to apply (auditAhead); auditErr: an audit record of this
+	// request could not be stored, so its result must not be answered.
+	auditedAhead bool
+	auditErr     error
 }
 
 // route is one path with its handlers by method.
@@ -356,6 +364,9 @@ func (s *Server) serve(w http.ResponseWriter, req *request, rt route) int {
 		req.id = id
 	}
 	out, err := h(req)
+	if req.auditErr != nil {
+		return s.writeAuditFailure(w, req)
+	}
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {
@@ -371,6 +382,13 @@ func (s *Server) writeInternal(w http.ResponseWriter, req *request, err error) i
 	// or tokens into their errors; the client gets a generic message.
 	s.log.LogAttrs(req.Context(), slog.LevelError, "internal error", slog.String("error", clipTo(err.Error(), maxLoggedError)))
 	return writeError(w, errf(http.StatusInternalServerError, dbapi.CodeInternalError, "Internal error; see the server log."))
+}
+
+// writeAuditFailure answers a request whose audit record could not be
+// stored: 503, and nothing of its result (audit fails closed, as in Vault).
+func (s *Server) writeAuditFailure(w http.ResponseWriter, req *request) int {
+	s.log.LogAttrs(req.Context(), slog.LevelError, "request refused: its audit record could not be stored", slog.String("error", clipTo(req.auditErr.Error(), maxLoggedError)))
+	return writeError(w, unavailable("The audit log cannot be written, so the request was not served; try again later."))
 }
 
 func writeError(w http.ResponseWriter, e *apiError) int {
@@ -444,9 +462,19 @@ func jsonKind(k string) string {
 	return "object"
 }
 
+// actAuditProbe is the audit record /healthz stores, only while the audit
+// log is failing, to find out whether it has recovered.
+const actAuditProbe = "audit.probe"
+
 func (s *Server) healthz(r *request) (any, error) {
 	if _, err := s.st.GetMeta(r.Context(), seal.DataKeyName); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, errf(http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "store unavailable")
+		return nil, unavailable("store unavailable")
+	}
+	if s.audit.failing() {
+		probe := store.Event{Time: s.now(), Action: actAuditProbe, Remote: r.remote, Allowed: true}
+		if err := s.audit.record(r.Context(), probe); err != nil {
+			return nil, unavailable("audit sink failing: audit records cannot be stored, so audited requests are refused")
+		}
 	}
 	return map[string]string{"status": "ok"}, nil
 }
