@@ -1,10 +1,14 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // methodOther is the metrics label and logged method of any HTTP method
@@ -86,4 +90,18 @@ const codeTemporarilyUnavailable = "TEMPORARILY_UNAVAILABLE"
 // Databricks answers a transient failure, so clients retry.
 func unavailable(format string, args ...any) *apiError {
 	return errf(http.StatusServiceUnavailable, codeTemporarilyUnavailable, format, args...)
+}
+
+// storageFull reports whether err says the server's storage is full: ENOSPC
+// or EDQUOT from the bolt file's disk, or PostgreSQL's class 53
+// (insufficient resources: disk_full 53100, out_of_memory 53200,
+// too_many_connections 53300). Such a failure is the operator's to fix and
+// passes, so the caller gets 503 TEMPORARILY_UNAVAILABLE and retries,
+// rather than a 500.
+func storageFull(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return true
+	}
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && strings.HasPrefix(pg.Code, "53")
 }

@@ -381,6 +381,9 @@ func (s *Server) writeInternal(w http.ResponseWriter, req *request, err error) i
 	// The error comes from the store or the sealer, which never put values
 	// or tokens into their errors; the client gets a generic message.
 	s.log.LogAttrs(req.Context(), slog.LevelError, "internal error", slog.String("error", clipTo(err.Error(), maxLoggedError)))
+	if storageFull(err) {
+		return writeError(w, unavailable("The server's storage is full; nothing was changed. Try again later."))
+	}
 	return writeError(w, errf(http.StatusInternalServerError, dbapi.CodeInternalError, "Internal error; see the server log."))
 }
 
