@@ -4,7 +4,8 @@
 // hush's audit listing, /.well-known/databricks-config, /healthz and a
 // Prometheus /metrics.
 //
-// Every API request is authenticated by a bearer PAT (internal/server/auth), checked
+// Every API request is authenticated by a PAT (internal/server/auth: Bearer, or
+// HTTP Basic with the user name "token", as on Databricks), checked
 // against the scope's ACL, and served from a store.Store; values are sealed
 // by internal/server/seal before they reach the store. Logs, metrics and audit
 // records carry route patterns, user names, scope and key names, never a
@@ -354,7 +355,7 @@ func (s *Server) serve(w http.ResponseWriter, req *request, rt route) int {
 		return writeError(w, ae)
 	}
 	if !rt.public {
-		id, err := s.authn.Authenticate(req.Context(), auth.BearerToken(req.Header.Get("Authorization")))
+		id, err := s.authn.Authenticate(req.Context(), auth.HeaderToken(req.Header.Get("Authorization")))
 		if errors.Is(err, auth.ErrUnauthenticated) {
 			return writeError(w, errf(http.StatusUnauthorized, dbapi.CodeUnauthenticated, "Invalid access token."))
 		}

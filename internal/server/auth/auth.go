@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -146,6 +147,33 @@ func BearerToken(header string) string {
 		return ""
 	}
 	return strings.TrimSpace(tok)
+}
+
+// BasicUser is the only user name hush accepts with HTTP Basic
+// authentication, as Databricks does: the password is then a PAT.
+const BasicUser = "token"
+
+// HeaderToken extracts the token from an Authorization header value:
+// "Bearer <token>", or HTTP Basic with the user name BasicUser and the token
+// as the password (what curl -n with a .netrc, or curl -u token:$PAT,
+// sends; Databricks has always accepted it). It returns "" when there is none.
+func HeaderToken(header string) string {
+	if tok := BearerToken(header); tok != "" {
+		return tok
+	}
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return ""
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return ""
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok || user != BasicUser {
+		return ""
+	}
+	return pass
 }
 
 // Authenticate returns the identity owning tok. Unknown, expired or revoked
