@@ -79,8 +79,12 @@ on first start; keep it elsewhere in production: it sits beside the data).
 
 On the first start with an empty store, hush serve creates the user "admin"
 (in the group "admins") and a bootstrap token for it: HUSH_BOOTSTRAP_TOKEN if
-set, else a generated one, written to --data/bootstrap-token (mode 0600) and
-printed once on stderr.
+set, else a generated one, written to --data/bootstrap-token (mode 0600). A
+generated token is printed once when stderr is a terminal; otherwise the log
+says where the file is, never the token. HUSH_BOOTSTRAP_TOKEN must be "dapi"
+followed by 32 to 64 lower-case hex digits (0-9, a-f), optionally with "-"
+and digits at the end, like a Databricks PAT; for example:
+dapi$(openssl rand -hex 16).
 
 Unauthenticated endpoints: GET /healthz, GET /metrics (Prometheus text) and
 GET /.well-known/databricks-config. Logs (stderr, --log-format text|json)
@@ -202,8 +206,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 		if err := writeSecretFile(path, boot.Token+"\n"); err != nil {
 			return err
 		}
-		// The one place hush prints a token: the operator needs it once.
-		fmt.Fprintf(stderr, "Created user %q (admin) with a bootstrap token, saved in %s:\n\n    %s\n\n", server.BootstrapUserName, path, boot.Token)
+		announceBootstrap(log, stderr, path, boot.Token, os.Getenv(envBootstrapToken) == "")
 	}
 	srv, err := server.New(server.Config{
 		Store: st, Sealer: sealer, Files: files, Logger: log,

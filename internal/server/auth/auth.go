@@ -52,28 +52,35 @@ func NewToken() (string, error) {
 	return TokenPrefix + hex.EncodeToString(b), nil
 }
 
+// TokenFormatRule says what a token hush accepts as a bootstrap token
+// looks like, for help texts and errors.
+const TokenFormatRule = `a token is "dapi" followed by 32 to 64 lower-case hex digits (0-9, a-f), optionally with "-" and digits at the end, like dapi0123456789abcdef0123456789abcdef`
+
 // ValidateTokenFormat checks that tok looks like a PAT hush accepts as a
-// bootstrap token: "dapi", 32 to 64 lower-case hex digits, and optionally a
-// Databricks-style "-N" suffix. The error never repeats the token.
+// bootstrap token (see TokenFormatRule): "dapi", 32 to 64 lower-case hex
+// digits, and optionally a Databricks-style "-N" ending. The error states
+// the rule and what is wrong, and never repeats the token.
 func ValidateTokenFormat(tok string) error {
+	bad := func(problem string) error { return fmt.Errorf("%s; this one %s", TokenFormatRule, problem) }
 	rest, ok := strings.CutPrefix(tok, TokenPrefix)
 	if !ok {
-		return errors.New(`token must start with "dapi"`)
+		return bad(`does not start with "dapi"`)
 	}
-	if i := strings.IndexByte(rest, '-'); i >= 0 {
-		suffix := rest[i+1:]
-		rest = rest[:i]
-		if suffix == "" || strings.Trim(suffix, "0123456789") != "" {
-			return errors.New(`token suffix after "-" must be digits`)
-		}
+	n := 0
+	for n < len(rest) && strings.IndexByte("0123456789abcdef", rest[n]) >= 0 {
+		n++
 	}
-	if len(rest) < 32 || len(rest) > 64 {
-		return fmt.Errorf(`token must have 32 to 64 hex digits after "dapi", got %d characters`, len(rest))
+	hexDigits, tail := rest[:n], rest[n:]
+	if len(hexDigits) < 32 || len(hexDigits) > 64 {
+		return bad(fmt.Sprintf(`has %d lower-case hex digits after "dapi"`, len(hexDigits)))
 	}
-	if strings.Trim(rest, "0123456789abcdef") != "" {
-		return errors.New(`token must have only lower-case hex digits after "dapi"`)
+	if tail == "" {
+		return nil
 	}
-	return nil
+	if digits, ok := strings.CutPrefix(tail, "-"); ok && digits != "" && strings.Trim(digits, "0123456789") == "" {
+		return nil
+	}
+	return bad("has other characters after the hex digits")
 }
 
 // HashToken returns the SHA-256 of a token value, the only form in which a
