@@ -201,3 +201,34 @@ func decodeValue(t *testing.T, r resp) string {
 	}
 	return string(b)
 }
+
+// Issue 13, item 10: /.well-known/databricks-config never echoes the Host
+// header, and advertises no OIDC endpoint, since hush has none.
+func TestWellKnownIgnoresHostHeader(t *testing.T) {
+	s := servertest.Start(t)
+	req, err := http.NewRequest("GET", s.URL+"/.well-known/databricks-config", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "attacker.example"
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != 200 {
+		t.Fatalf("well-known: %d, %v", res.StatusCode, err)
+	}
+	for k, v := range body {
+		if str, _ := v.(string); strings.Contains(str, "attacker.example") {
+			t.Errorf("%s echoes the Host header: %q", k, str)
+		}
+	}
+	if _, ok := body["oidc_endpoint"]; ok {
+		t.Errorf("advertises an OIDC endpoint hush does not have: %v", body)
+	}
+	if body["workspace_id"] != "0" {
+		t.Errorf("workspace_id: %v", body["workspace_id"])
+	}
+}

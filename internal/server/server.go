@@ -483,13 +483,10 @@ func (s *Server) healthz(r *request) (any, error) {
 	return map[string]string{"status": "ok"}, nil
 }
 
-func (s *Server) wellKnown(r *request) (any, error) {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return dbapi.WellKnownConfig{
-		OIDCEndpoint: scheme + "://" + r.Host + "/oidc",
-		WorkspaceID:  s.cfg.WorkspaceID,
-	}, nil
+// wellKnown answers /.well-known/databricks-config with what exists, from
+// configuration only: the workspace ID. It never builds an address from the
+// request's Host header (which the caller chooses), and advertises no OIDC
+// endpoint, since hush has none.
+func (s *Server) wellKnown(*request) (any, error) {
+	return dbapi.WellKnownConfig{WorkspaceID: s.cfg.WorkspaceID}, nil
 }

@@ -32,7 +32,9 @@ type ListAuditResponse struct {
 
 // WellKnownConfig answers GET /.well-known/databricks-config.
 type WellKnownConfig struct {
-	OIDCEndpoint string `json:"oidc_endpoint"`
+	// OIDCEndpoint is where a Databricks workspace serves OIDC; hush has no
+	// OIDC endpoint, so it leaves it empty and the field is omitted.
+	OIDCEndpoint string `json:"oidc_endpoint,omitempty"`
 	WorkspaceID  string `json:"workspace_id"`
 }
 
