@@ -10,6 +10,7 @@ import (
 	"github.com/hush-secrets/hush/internal/secrets"
 	"github.com/hush-secrets/hush/internal/server/auth"
 	"github.com/hush-secrets/hush/internal/server/store"
+	"github.com/hush-secrets/hush/internal/server/store/files"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -317,7 +318,7 @@ func (s *Server) listSecrets(r *request) (any, error) {
 		return nil, scopeNotFound(name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list secrets: %w", err)
+		return nil, filesError(sc, "", fmt.Errorf("list secrets: %w", err))
 	}
 	var resp dbapi.ListSecretsResponse
 	for _, m := range metas {
@@ -350,7 +351,7 @@ func (s *Server) getSecret(r *request) (out any, err error) {
 			return nil, secretNotFound(name, key)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read secret file: %w", err)
+			return nil, filesError(sc, key, fmt.Errorf("read secret file: %w", err))
 		}
 	} else {
 		sec, err := s.st.GetSecret(r.Context(), sc.Name, key)
@@ -503,4 +504,18 @@ func capitalize(s string) string {
 		return string(r-'a'+'A') + s[n:]
 	}
 	return s
+}
+
+// filesError turns the errors of a FILES scope the operator can act on
+// into clear answers: a key file over the value limit, and a scope
+// directory (or key) that resolves outside the files root, which is never
+// read. Other errors are returned as they are (500).
+func filesError(sc secrets.Scope, key string, err error) error {
+	switch {
+	case errors.Is(err, files.ErrTooLarge):
+		return errf(http.StatusBadRequest, dbapi.CodeResourceLimitExceeded, "The file of key %s in FILES-backed scope %s is larger than the secret value limit of %d bytes (128 KiB); it was not read.", key, sc.Name, secrets.MaxValueBytes)
+	case errors.Is(err, files.ErrEscapesRoot):
+		return errf(http.StatusBadRequest, dbapi.CodeBadRequest, "The directory of FILES-backed scope %s (%s) now resolves outside the server's files root (a symbolic link?); nothing outside the files root is read. An admin must fix the directory or delete the scope.", sc.Name, sc.FilesPath)
+	}
+	return err
 }
