@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hush-secrets/hush/internal/secrets"
 )
 
 // methodOther is the metrics label and logged method of any HTTP method
@@ -104,4 +106,28 @@ func storageFull(err error) bool {
 	}
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && strings.HasPrefix(pg.Code, "53")
+}
+
+// maxPrincipalLength bounds an ACL principal (a user name, a group name or
+// "users"); longer names cannot exist.
+const maxPrincipalLength = 256
+
+// checkLengths refuses, before anything is looked up, stored or audited, a
+// scope or key name longer than secrets.MaxNameLength or a principal
+// longer than maxPrincipalLength: such names cannot exist, and a caller
+// must not be able to grow the audit log with them. fields are pairs of
+// what ("scope", "key", "principal") and the name. The message gives the
+// length, never the name.
+func checkLengths(fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		what, name := fields[i], fields[i+1]
+		limit := secrets.MaxNameLength
+		if what == "principal" {
+			limit = maxPrincipalLength
+		}
+		if len(name) > limit {
+			return invalidParam("The %s name must be at most %d characters long, got %d.", what, limit, len(name))
+		}
+	}
+	return nil
 }

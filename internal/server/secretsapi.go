@@ -41,6 +41,9 @@ func (s *Server) scopeAccess(r *request, name string, need secrets.Permission) (
 	if err := required("scope", name); err != nil {
 		return secrets.Scope{}, err
 	}
+	if err := checkLengths("scope", name); err != nil {
+		return secrets.Scope{}, err
+	}
 	sc, err := s.st.GetScope(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return secrets.Scope{}, scopeNotFound(name)
@@ -113,6 +116,9 @@ func (s *Server) createScope(r *request) (out any, err error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := checkLengths("scope", req.Scope); err != nil {
+		return nil, err
+	}
 	defer func() { s.audited(r, actScopeCreate, req.Scope, "", err) }()
 	if err := required("scope", req.Scope); err != nil {
 		return nil, err
@@ -174,6 +180,9 @@ func (s *Server) deleteScope(r *request) (out any, err error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := checkLengths("scope", req.Scope); err != nil {
+		return nil, err
+	}
 	defer func() { s.audited(r, actScopeDelete, req.Scope, "", err) }()
 	sc, err := s.scopeAccess(r, req.Scope, secrets.Manage)
 	if err != nil {
@@ -210,6 +219,9 @@ func (s *Server) putSecret(r *request) (out any, err error) {
 	var req dbapi.PutSecretRequest
 	body, err := decodeBody(r, &req)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLengths("scope", req.Scope, "key", req.Key); err != nil {
 		return nil, err
 	}
 	defer func() { s.audited(r, actSecretPut, req.Scope, req.Key, err) }()
@@ -277,6 +289,9 @@ func (s *Server) deleteSecret(r *request) (out any, err error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := checkLengths("scope", req.Scope, "key", req.Key); err != nil {
+		return nil, err
+	}
 	defer func() { s.audited(r, actSecretDelete, req.Scope, req.Key, err) }()
 	if err := required("key", req.Key); err != nil && req.Scope != "" {
 		return nil, err
@@ -330,6 +345,9 @@ func (s *Server) listSecrets(r *request) (any, error) {
 func (s *Server) getSecret(r *request) (out any, err error) {
 	q := r.URL.Query()
 	name, key := q.Get("scope"), q.Get("key")
+	if err := checkLengths("scope", name, "key", key); err != nil {
+		return nil, err
+	}
 	defer func() { s.audited(r, actSecretGet, name, key, err) }()
 	if err := required("key", key); err != nil && name != "" {
 		return nil, err
@@ -393,6 +411,9 @@ func (s *Server) putACL(r *request) (out any, err error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := checkLengths("scope", req.Scope, "principal", req.Principal); err != nil {
+		return nil, err
+	}
 	defer func() { s.audited(r, actACLPut, req.Scope, req.Principal, err) }()
 	if err := required("scope", req.Scope); err != nil {
 		return nil, err
@@ -433,6 +454,9 @@ func aclNotFound(scope, principal string) *apiError {
 func (s *Server) deleteACL(r *request) (out any, err error) {
 	var req dbapi.DeleteACLRequest
 	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if err := checkLengths("scope", req.Scope, "principal", req.Principal); err != nil {
 		return nil, err
 	}
 	defer func() { s.audited(r, actACLDelete, req.Scope, req.Principal, err) }()
