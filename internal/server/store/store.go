@@ -151,6 +151,10 @@ type Token struct {
 type Tokens interface {
 	// CreateToken stores t; ErrExists if its ID or hash is taken.
 	CreateToken(ctx context.Context, t Token) error
+	// CreateTokenLimit is CreateToken, refusing with ErrLimit when t's user
+	// holds maxPerUser unexpired tokens already (unexpired at t.CreatedAt;
+	// maxPerUser <= 0: no limit). Two replicas racing must not exceed it.
+	CreateTokenLimit(ctx context.Context, t Token, maxPerUser int) error
 	// TokenByHash returns the token whose hash is hash, or ErrNotFound.
 	// Implementations look it up by index; callers compare in constant time.
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
