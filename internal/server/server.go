@@ -96,6 +96,9 @@ type Config struct {
 	// AuditQueue is the number of audit events buffered before requests
 	// wait for the audit writer (0: 4096).
 	AuditQueue int
+	// AuditRetention is how long audit records are kept before they are
+	// pruned (0: DefaultAuditRetention; negative: forever).
+	AuditRetention time.Duration
 }
 
 // Server serves the API. Create it with New, serve Handler, and Close it to
@@ -110,6 +113,9 @@ type Server struct {
 	metrics *metrics
 	audit   *auditWriter
 	handler http.Handler
+	// stopPrune ends the audit retention loop; pruned is closed when it has.
+	stopPrune context.CancelFunc
+	pruned    chan struct{}
 }
 
 // New validates cfg and returns a Server. The caller must Close it.
@@ -141,6 +147,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AuditQueue <= 0 {
 		cfg.AuditQueue = 4096
 	}
+	if cfg.AuditRetention == 0 {
+		cfg.AuditRetention = DefaultAuditRetention
+	}
 	s := &Server{
 		cfg:     cfg,
 		st:      cfg.Store,
@@ -152,15 +161,28 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.audit = newAuditWriter(cfg.Store, cfg.Logger, cfg.AuditQueue)
 	s.handler = s.routes()
+	var pctx context.Context
+	pctx, s.stopPrune = context.WithCancel(context.Background())
+	s.pruned = make(chan struct{})
+	go s.pruneLoop(pctx, s.pruned)
 	return s, nil
 }
 
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close flushes buffered audit events to the store and stops the audit
-// writer. It does not close the store. Requests served after Close are not audited.
-func (s *Server) Close(ctx context.Context) error { return s.audit.close(ctx) }
+// Close stops audit retention, flushes buffered audit events to the store
+// and stops the audit writer. It does not close the store. Requests served
+// after Close are refused (their audit records cannot be stored).
+func (s *Server) Close(ctx context.Context) error {
+	s.stopPrune()
+	select {
+	case <-s.pruned:
+	case <-ctx.Done():
+		return fmt.Errorf("stop audit retention: %w", ctx.Err())
+	}
+	return s.audit.close(ctx)
+}
 
 // FlushAudit waits until every audit event recorded so far is in the store.
 func (s *Server) FlushAudit(ctx context.Context) error { return s.audit.flush(ctx) }

@@ -185,6 +185,9 @@ type AuditFilter struct {
 	Since time.Time
 	// Limit caps the number of events returned, newest last (0: no cap).
 	Limit int
+	// Oldest makes Limit select the oldest Limit events rather than the
+	// newest, so that a reader can page forward through the log.
+	Oldest bool
 }
 
 // Audit is the append-only audit log.
@@ -195,8 +198,12 @@ type Audit interface {
 	// concurrent requests through it (group commit), so a burst of requests
 	// costs one commit.
 	AppendEvents(ctx context.Context, events []Event) error
-	// ListEvents returns matching events in time order; with Limit, the newest Limit of them.
+	// ListEvents returns matching events in time order; with Limit, the
+	// newest Limit of them (the oldest with Oldest).
 	ListEvents(ctx context.Context, f AuditFilter) ([]Event, error)
+	// PruneEvents deletes the events older than before (audit retention)
+	// and returns how many it deleted.
+	PruneEvents(ctx context.Context, before time.Time) (int, error)
 }
 
 // Meta keeps small named blobs of server state, such as the wrapped data key.

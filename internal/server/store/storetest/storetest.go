@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 	})
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("AuditBatch", func(t *testing.T) { testAuditBatch(t, open(t)) })
+	t.Run("AuditRetention", func(t *testing.T) { testAuditRetention(t, open(t)) })
 	t.Run("Meta", func(t *testing.T) { testMeta(t, open(t)) })
 	t.Run("CanceledContext", func(t *testing.T) { testCanceled(t, open(t)) })
 	t.Run("Concurrent", func(t *testing.T) {
