@@ -41,6 +41,7 @@ type serveOptions struct {
 	addr, data, storeURL, filesRoot string
 	tlsCert, tlsKey, logFormat      string
 	maxScopes, maxSecrets           int
+	auditRetention                  string
 }
 
 // defaultDataDir is $XDG_DATA_HOME/hush, else ~/.local/share/hush.
@@ -112,6 +113,7 @@ HUSH_BOOTSTRAP_TOKEN.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	f.StringVar(&o.auditRetention, "audit-retention", defaultAuditRetention, "keep audit records this long, then prune them (days such as 365d, or a duration; 0 or forever: keep all); export them first with hush audit export")
 	cmd.AddCommand(newRotateMasterKeyCmd(&o))
 	return cmd
 }
@@ -153,6 +155,10 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usagef("--tls-cert and --tls-key go together")
+	}
+	retention, err := parseRetention(o.auditRetention)
+	if err != nil {
+		return err
 	}
 	if o.maxScopes == 0 || o.maxSecrets == 0 {
 		return usagef("--max-scopes and --max-secrets-per-scope must not be 0 (negative means no limit)")
@@ -210,7 +216,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	}
 	srv, err := server.New(server.Config{
 		Store: st, Sealer: sealer, Files: files, Logger: log,
-		MaxScopes: o.maxScopes, MaxSecretsPerScope: o.maxSecrets,
+		MaxScopes: o.maxScopes, MaxSecretsPerScope: o.maxSecrets, AuditRetention: retention,
 	})
 	if err != nil {
 		return err

@@ -208,6 +208,13 @@ func (s *Server) listAudit(r *request) (any, error) {
 		}
 		f.Limit = min(n, dbapi.AuditMaxLimit)
 	}
+	switch v := q.Get("oldest_first"); v {
+	case "", "false":
+	case "true":
+		f.Oldest = true
+	default:
+		return nil, invalidParam("oldest_first must be true or false, got %q", clip(v))
+	}
 	if v := q.Get("since"); v != "" {
 		t, err := parseSince(v)
 		if err != nil {
