@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/hush-secrets/hush/internal/secrets"
 )
 
@@ -104,8 +102,8 @@ func storageFull(err error) bool {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return true
 	}
-	var pg *pgconn.PgError
-	return errors.As(err, &pg) && strings.HasPrefix(pg.Code, "53")
+	var pg interface{ SQLState() string } // *pgconn.PgError, without depending on the driver
+	return errors.As(err, &pg) && strings.HasPrefix(pg.SQLState(), "53")
 }
 
 // maxPrincipalLength bounds an ACL principal (a user name, a group name or
