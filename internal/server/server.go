@@ -331,7 +331,7 @@ func (s *Server) finish(r *http.Request, pattern string, status int, user string
 		slog.String("route", pattern),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		slog.String("user", user),
+		slog.String("user", clip(user)),
 		slog.String("remote", remoteAddr(r)),
 	)
 }
