@@ -38,6 +38,7 @@ type serveOptions struct {
 	// masterKey is HUSH_MASTER_KEY, bootstrapToken HUSH_BOOTSTRAP_TOKEN,
 	// newMasterKey HUSH_NEW_MASTER_KEY (rotate-master-key only).
 	masterKey, bootstrapToken, newMasterKey string
+	auditRetention                          string
 }
 
 // defaultDataDir is $XDG_DATA_HOME/hush, else ~/.local/share/hush.
@@ -78,8 +79,12 @@ on first start; keep it elsewhere in production: it sits beside the data).
 
 On the first start with an empty store, hush serve creates the user "admin"
 (in the group "admins") and a bootstrap token for it: HUSH_BOOTSTRAP_TOKEN if
-set, else a generated one, written to --data/bootstrap-token (mode 0600) and
-printed once on stderr.
+set, else a generated one, written to --data/bootstrap-token (mode 0600). A
+generated token is printed once when stderr is a terminal; otherwise the log
+says where the file is, never the token. HUSH_BOOTSTRAP_TOKEN must be "dapi"
+followed by 32 to 64 lower-case hex digits (0-9, a-f), optionally with "-"
+and digits at the end, like a Databricks PAT; for example:
+dapi$(openssl rand -hex 16).
 
 Unauthenticated endpoints: GET /healthz, GET /metrics (Prometheus text) and
 GET /.well-known/databricks-config. Logs (stderr, --log-format text|json)
@@ -107,6 +112,7 @@ HUSH_BOOTSTRAP_TOKEN.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	f.StringVar(&o.auditRetention, "audit-retention", defaultAuditRetention, "keep audit records this long, then prune them (days such as 365d, or a duration; 0 or forever: keep all); export them first with hush audit export")
 	cmd.AddCommand(newRotateMasterKeyCmd(&o))
 	return cmd
 }
@@ -148,6 +154,10 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	retention, err := parseRetention(o.auditRetention)
+	if err != nil {
+		return err
+	}
 	ss, err := openSealedStore(ctx, o, log)
 	if err != nil {
 		return err
@@ -164,7 +174,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	}
 	srv, err := server.New(server.Config{
 		Store: ss.st, Sealer: ss.sealer, Files: files, Logger: log,
-		MaxScopes: o.maxScopes, MaxSecretsPerScope: o.maxSecrets,
+		MaxScopes: o.maxScopes, MaxSecretsPerScope: o.maxSecrets, AuditRetention: retention,
 	})
 	if err != nil {
 		return err
@@ -261,8 +271,7 @@ func bootstrapAdmin(ctx context.Context, st store.Store, o serveOptions, log *sl
 	if err := atomicfile.Write(path, []byte(boot.Token+"\n"), 0o600); err != nil {
 		return fmt.Errorf("save the bootstrap token: %w", err)
 	}
-	// The one place hush prints a token: the operator needs it once.
-	fmt.Fprintf(stderr, "Created user %q (admin) with a bootstrap token, saved in %s:\n\n    %s\n\n", server.BootstrapUserName, path, boot.Token)
+	announceBootstrap(log, stderr, path, boot.Token, o.bootstrapToken == "")
 	return nil
 }
 

@@ -87,10 +87,14 @@ func (s *Server) editUser(r *request, id string, edit func(u *store.User) error)
 }
 
 // removeUser deletes u with its tokens, memberships and ACLs, and audits
-// how many ACLs went with it.
+// how many ACLs went with it. The deletion is audited before it is applied
+// (audit fails closed), and its outcome with the ACL count after.
 func (s *Server) removeUser(r *request, u store.User, kind string) error {
 	if u.ID == r.id.User.ID {
 		return invalidParam("You cannot delete yourself.")
+	}
+	if err := s.auditAhead(r, actUserDelete, "", u.UserName); err != nil {
+		return err
 	}
 	n, err := s.st.DeleteUser(r.Context(), u.ID)
 	switch {
@@ -111,6 +115,9 @@ func (s *Server) removeGroup(r *request, g store.Group) error {
 	if builtinGroup(g.DisplayName) {
 		return invalidParam("The built-in group %s cannot be deleted.", g.DisplayName)
 	}
+	if err := s.auditAhead(r, actGroupDelete, "", g.DisplayName); err != nil {
+		return err
+	}
 	n, err := s.st.DeleteGroup(r.Context(), g.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -124,13 +131,18 @@ func (s *Server) removeGroup(r *request, g store.Group) error {
 	return nil
 }
 
+// auditDeletion records how many ACLs an applied deletion removed. The
+// deletion itself was audited ahead; when this second record cannot be
+// stored the change stays applied, so the failure is logged, not answered.
 func (s *Server) auditDeletion(r *request, action, principal string, acls int) {
 	detail := fmt.Sprintf("%d ACLs deleted", acls)
 	if acls == 1 {
 		detail = "1 ACL deleted"
 	}
-	s.audit.record(r.Context(), store.Event{
+	if err := s.audit.record(r.Context(), store.Event{
 		Time: s.now(), Actor: r.id.User.UserName, Action: action, Key: principal,
 		Remote: r.remote, Allowed: true, Detail: detail,
-	})
+	}); err != nil {
+		s.log.Error("audit record of an applied deletion not stored", "action", action, "err", err)
+	}
 }

@@ -218,7 +218,12 @@ func testPrincipalNamesAndACLs(t *testing.T, s *servertest.Server) {
 			seen = append(seen, fmt.Sprintf("%s %v: %v", a, ev["key"], ev["detail"]))
 		}
 	}
-	want := []string{"users.delete alice@example.com: 1 ACL deleted", "groups.delete eng: 1 ACL deleted"}
+	// Each deletion is audited before it is applied (audit fails closed),
+	// then its outcome with the number of ACLs it took along.
+	want := []string{
+		"users.delete alice@example.com: <nil>", "users.delete alice@example.com: 1 ACL deleted",
+		"groups.delete eng: <nil>", "groups.delete eng: 1 ACL deleted",
+	}
 	if !slices.Equal(seen, want) {
 		t.Fatalf("audit records of the deletions = %q, want %q", seen, want)
 	}

@@ -1,9 +1,9 @@
 package dbapi
 
 // PathAudit lists audit events (a hush extension, admins only). Query
-// parameters: scope, actor, since (RFC 3339 or milliseconds since the epoch)
-// and limit (the newest N matching events; default and maximum
-// AuditMaxLimit).
+// parameters: scope, actor, since (RFC 3339 or milliseconds since the epoch),
+// limit (the newest N matching events; default and maximum AuditMaxLimit)
+// and oldest_first=true (limit keeps the oldest N instead, for paging).
 const PathAudit = "/api/2.0/hush/audit"
 
 // AuditMaxLimit is the most events one audit request returns.
@@ -37,7 +37,9 @@ type ListAuditResponse struct {
 
 // WellKnownConfig answers GET /.well-known/databricks-config.
 type WellKnownConfig struct {
-	OIDCEndpoint string `json:"oidc_endpoint"`
+	// OIDCEndpoint is where a Databricks workspace serves OIDC; hush has no
+	// OIDC endpoint, so it leaves it empty and the field is omitted.
+	OIDCEndpoint string `json:"oidc_endpoint,omitempty"`
 	WorkspaceID  string `json:"workspace_id"`
 }
 

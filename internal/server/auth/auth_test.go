@@ -147,3 +147,25 @@ func TestAuthenticate(t *testing.T) {
 		t.Fatalf("revoked: %v", err)
 	}
 }
+
+// Client item "the bootstrap token's format": every refusal says what a
+// valid token looks like, never talks of a "suffix" the operator did not
+// mean to write, and never repeats the token.
+func TestTokenFormatErrorSaysTheRule(t *testing.T) {
+	for _, tok := range []string{"dapi-admin", "admin", "dapiXYZ", "dapi9876", "dapi9876543210abcdef0123456789abcdef-x"} {
+		err := auth.ValidateTokenFormat(tok)
+		if err == nil {
+			t.Fatalf("%q accepted", tok)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, `"dapi" followed by 32 to 64 lower-case hex digits`) {
+			t.Errorf("%q: the error does not state the rule: %v", tok, err)
+		}
+		if strings.Contains(msg, "suffix") && !strings.Contains(tok, "-x") {
+			t.Errorf("%q: the error talks of a suffix: %v", tok, err)
+		}
+		if strings.Contains(msg, tok) {
+			t.Errorf("the error repeats the token")
+		}
+	}
+}

@@ -199,6 +199,10 @@ type Token struct {
 type Tokens interface {
 	// CreateToken stores t; ErrExists if its ID or hash is taken.
 	CreateToken(ctx context.Context, t Token) error
+	// CreateTokenLimit is CreateToken, refusing with ErrLimit when t's user
+	// holds maxPerUser unexpired tokens already (unexpired at t.CreatedAt;
+	// maxPerUser <= 0: no limit). Two replicas racing must not exceed it.
+	CreateTokenLimit(ctx context.Context, t Token, maxPerUser int) error
 	// TokenByHash returns the token whose hash is hash, or ErrNotFound.
 	// Implementations look it up by index; callers compare in constant time.
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
@@ -232,6 +236,9 @@ type AuditFilter struct {
 	Since time.Time
 	// Limit caps the number of events returned, newest last (0: no cap).
 	Limit int
+	// Oldest makes Limit select the oldest Limit events rather than the
+	// newest, so that a reader can page forward through the log.
+	Oldest bool
 }
 
 // Audit is the append-only audit log.
@@ -242,8 +249,12 @@ type Audit interface {
 	// concurrent requests through it (group commit), so a burst of requests
 	// costs one commit.
 	AppendEvents(ctx context.Context, events []Event) error
-	// ListEvents returns matching events in time order; with Limit, the newest Limit of them.
+	// ListEvents returns matching events in time order; with Limit, the
+	// newest Limit of them (the oldest with Oldest).
 	ListEvents(ctx context.Context, f AuditFilter) ([]Event, error)
+	// PruneEvents deletes the events older than before (audit retention)
+	// and returns how many it deleted.
+	PruneEvents(ctx context.Context, before time.Time) (int, error)
 }
 
 // Meta keeps small named blobs of server state, such as the wrapped data key.

@@ -89,7 +89,7 @@ func (s *Store) ListEvents(ctx context.Context, f store.AuditFilter) ([]store.Ev
 	}
 	err := s.view(ctx, "list audit events", func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bAudit).Cursor()
-		if f.Limit > 0 {
+		if f.Limit > 0 && !f.Oldest {
 			// Newest first from the end, stop at Limit or at Since, then reverse.
 			for k, v := c.Last(); k != nil; k, v = c.Prev() {
 				if lo != nil && bytes.Compare(k[:8], lo) < 0 {
@@ -122,6 +122,9 @@ func (s *Store) ListEvents(ctx context.Context, f store.AuditFilter) ([]store.Ev
 			}
 			if match(r) {
 				out = append(out, r.event())
+				if len(out) == f.Limit {
+					break
+				}
 			}
 		}
 		return nil
@@ -130,4 +133,34 @@ func (s *Store) ListEvents(ctx context.Context, f store.AuditFilter) ([]store.Ev
 		return nil, err
 	}
 	return out, nil
+}
+
+// pruneChunk bounds the events deleted in one transaction, so pruning a
+// large log does not hold the write lock for long.
+const pruneChunk = 10000
+
+// PruneEvents implements store.Audit, in transactions of pruneChunk events.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) {
+	hi := timeKey(ts(before))
+	total := 0
+	for {
+		n := 0
+		err := s.update(ctx, "prune audit events", func(tx *bbolt.Tx) error {
+			c := tx.Bucket(bAudit).Cursor()
+			for k, _ := c.First(); k != nil && bytes.Compare(k[:8], hi) < 0 && n < pruneChunk; k, _ = c.First() {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < pruneChunk {
+			return total, nil
+		}
+	}
 }

@@ -32,7 +32,22 @@ func (r tokenRec) token() store.Token {
 
 // CreateToken implements store.Tokens.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
+	return s.CreateTokenLimit(ctx, t, 0)
+}
+
+// CreateTokenLimit implements store.Tokens: bolt transactions are
+// serialised, so the count and the insert are atomic.
+func (s *Store) CreateTokenLimit(ctx context.Context, t store.Token, maxPerUser int) error {
 	return s.update(ctx, "create token", func(tx *bbolt.Tx) error {
+		if maxPerUser > 0 {
+			n, err := liveTokens(tx, t.UserID, t.CreatedAt)
+			if err != nil {
+				return err
+			}
+			if n >= maxPerUser {
+				return fmt.Errorf("user %q holds %d tokens: %w", t.UserID, n, store.ErrLimit)
+			}
+		}
 		if t.ID == "" || len(t.Hash) == 0 {
 			return errors.New("token id and hash must not be empty")
 		}
@@ -133,4 +148,20 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 		}
 		return tx.Bucket(bTokensByH).Delete(rec.Hash)
 	})
+}
+
+// liveTokens counts the tokens of userID not expired at now.
+func liveTokens(tx *bbolt.Tx, userID string, now time.Time) (int, error) {
+	n := 0
+	err := tx.Bucket(bTokens).ForEach(func(_, v []byte) error {
+		var rec tokenRec
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return err
+		}
+		if rec.UserID == userID && (rec.ExpiresAt.IsZero() || rec.ExpiresAt.After(now)) {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }

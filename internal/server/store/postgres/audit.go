@@ -63,7 +63,11 @@ func (s *Store) ListEvents(ctx context.Context, f store.AuditFilter) ([]store.Ev
 	args := []any{secrets.ScopeKey(f.Scope), f.Actor, ts(f.Since)}
 	q := `SELECT at, actor, action, scope, key, remote, allowed, error_code, detail FROM audit_events WHERE ` + where +
 		` ORDER BY at NULLS FIRST, seq`
-	if f.Limit > 0 {
+	switch {
+	case f.Limit > 0 && f.Oldest:
+		q += ` LIMIT $4`
+		args = append(args, f.Limit)
+	case f.Limit > 0:
 		q = `SELECT at, actor, action, scope, key, remote, allowed, error_code, detail FROM (
 			SELECT * FROM audit_events WHERE ` + where + ` ORDER BY at DESC NULLS LAST, seq DESC LIMIT $4
 		) newest ORDER BY at NULLS FIRST, seq`
@@ -84,4 +88,13 @@ func (s *Store) ListEvents(ctx context.Context, f store.AuditFilter) ([]store.Ev
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
 	return nonNil(out), nil
+}
+
+// PruneEvents implements store.Audit.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_events WHERE at < $1`, ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune audit events: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }

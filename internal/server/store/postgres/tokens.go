@@ -39,6 +39,37 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	return nil
 }
 
+// CreateTokenLimit implements store.Tokens. Creations for one user are
+// serialised by an advisory lock on the user, so the limit holds across
+// replicas.
+func (s *Store) CreateTokenLimit(ctx context.Context, t store.Token, maxPerUser int) error {
+	if maxPerUser <= 0 {
+		return s.CreateToken(ctx, t)
+	}
+	if t.ID == "" || len(t.Hash) == 0 {
+		return errors.New("create token: id and hash must not be empty")
+	}
+	return s.tx(ctx, "create token", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, "hush/tokens/"+t.UserID); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM tokens WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+			t.UserID, ts(t.CreatedAt)).Scan(&n); err != nil {
+			return err
+		}
+		if n >= maxPerUser {
+			return fmt.Errorf("user %q holds %d tokens: %w", t.UserID, n, store.ErrLimit)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			t.ID, t.UserID, t.Hash, t.Comment, ts(t.CreatedAt), ts(t.ExpiresAt), t.CreatedBy)
+		if isCode(err, uniqueViolation) {
+			return fmt.Errorf("token id %q (or its hash): %w", t.ID, store.ErrExists)
+		}
+		return err
+	})
+}
+
 // TokenByHash implements store.Tokens.
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
 	if len(hash) == 0 {

@@ -49,8 +49,14 @@ func Run(t *testing.T, open Opener) {
 	t.Run("GroupsOfOddIDs", func(t *testing.T) { testGroupsOfOddIDs(t, open(t)) })
 	t.Run("DeleteUser", func(t *testing.T) { testDeleteUser(t, open(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
+	t.Run("TokenLimit", func(t *testing.T) { testTokenLimit(t, open(t)) })
+	t.Run("TokenLimitConcurrent", func(t *testing.T) {
+		s := open(t)
+		testTokenLimitConcurrent(t, s, s)
+	})
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("AuditBatch", func(t *testing.T) { testAuditBatch(t, open(t)) })
+	t.Run("AuditRetention", func(t *testing.T) { testAuditRetention(t, open(t)) })
 	t.Run("Meta", func(t *testing.T) { testMeta(t, open(t)) })
 	t.Run("CanceledContext", func(t *testing.T) { testCanceled(t, open(t)) })
 	t.Run("Concurrent", func(t *testing.T) {
@@ -64,6 +70,10 @@ func Run(t *testing.T, open Opener) {
 // over two stores that share one database: limits must hold across replicas
 // and no write may be lost.
 func RunReplicas(t *testing.T, open ReplicaOpener) {
+	t.Run("TokenLimitConcurrent", func(t *testing.T) {
+		a, b := open(t)
+		testTokenLimitConcurrent(t, a, b)
+	})
 	t.Run("Concurrent", func(t *testing.T) {
 		a, b := open(t)
 		testConcurrent(t, a, b)
