@@ -121,9 +121,10 @@ func (ke *kernelEnv) run(t *testing.T, args ...string) string {
 
 // result is what drive.py printed: every message and the facts.
 type result struct {
-	raw   []byte // every line, for the leak check
-	msgs  int
-	facts []map[string]any
+	raw    []byte // every line, for the leak check
+	stderr []byte // the driver's and the kernels' stderr (the wrapper's log)
+	msgs   int
+	facts  []map[string]any
 }
 
 // fact returns the first fact that has key.
@@ -151,6 +152,7 @@ func (ke *kernelEnv) drive(t *testing.T, name, scenario string) result {
 	out, err := cmd.Output()
 	var res result
 	res.raw = append(out, stderr.Bytes()...)
+	res.stderr = stderr.Bytes()
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
@@ -306,5 +308,22 @@ func TestDeadInnerKernelEndsWrapper(t *testing.T) {
 	f := res.fact(t, "wrapper_exited")
 	if f["wrapper_exited"] != true || f["exit_code"] != float64(137) {
 		t.Fatalf("after the inner kernel died: wrapper exited %v, code %v (want 137)", f["wrapper_exited"], f["exit_code"])
+	}
+}
+
+// TestWrapperDropsBadSignatures sends the wrapper a request signed with
+// another key: it is dropped (and logged), and a correctly signed one from
+// the same client is answered to that client's identity.
+func TestWrapperDropsBadSignatures(t *testing.T) {
+	ke := newKernelEnv(t)
+	res := ke.drive(t, "hush-python3", "badsig")
+	if f := res.fact(t, "bad_answered"); f["bad_answered"] != false {
+		t.Fatal("a request with a bad signature was answered")
+	}
+	if f := res.fact(t, "good_answered"); f["good_answered"] != true || f["good_parent"] != true {
+		t.Fatalf("a correctly signed request from a second client: answered %v, to its request %v", f["good_answered"], f["good_parent"])
+	}
+	if !bytes.Contains(res.stderr, []byte("dropped a shell message from the frontend: decode zmq message: invalid message signature")) {
+		t.Fatal("the dropped message was not logged")
 	}
 }

@@ -195,6 +195,37 @@ def scenario_kill_inner(d):
     fact(wrapper_exited=exited, exit_code=proc.returncode)
 
 
+def scenario_badsig(d):
+    """A second client on the shell socket: a request signed with another
+    key is dropped, one signed with the connection file's key is answered,
+    the reply routed back to this client's identity."""
+    import zmq
+    from jupyter_client.session import Session
+
+    info = d.km.get_connection_info()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, b"badsig-client")
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect("%s://%s:%d" % (info["transport"], info["ip"], info["shell_port"]))
+    scheme = info["signature_scheme"]
+    bad = Session(key=b"not-the-key", signature_scheme=scheme)
+    good = Session(key=info["key"], signature_scheme=scheme)
+    bad.send(sock, "kernel_info_request", {})
+    answered = sock.poll(3000)
+    fact(bad_answered=bool(answered))
+    if answered:
+        sock.recv_multipart()
+    sent = good.send(sock, "kernel_info_request", {})
+    answered = sock.poll(20000)
+    parent = ""
+    if answered:
+        _, frames = good.feed_identities(sock.recv_multipart())
+        parent = good.deserialize(frames)["parent_header"].get("msg_id", "")
+    fact(good_answered=bool(answered), good_parent=parent == sent["header"]["msg_id"])
+    sock.close()
+    d.km.shutdown_kernel(now=False)
+
+
 def main():
     name, scenario = sys.argv[1], sys.argv[2]
     d = Driver(name)
