@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,4 +133,47 @@ func TestKernelRunUsage(t *testing.T) {
 	hush(t, nil, "kernel", "run", "--", "python3").fails(t, exitUsage, "--connection-file is required")
 	hush(t, nil, "kernel", "run", "--connection-file", "x.json").fails(t, exitUsage, "requires at least 1 arg")
 	hush(t, nil, "kernel", "run", "--connection-file", filepath.Join(t.TempDir(), "none.json"), "--", "true").fails(t, exitError, "read connection file")
+}
+
+// TestKernelBridgeUpstream: the wrapper's bridge forwards to the hush
+// profile; without one, to the bridge of a running hush proxy named by
+// --bridge-file or HUSH_BRIDGE_FILE; without either there is no bridge, and
+// the log says why.
+func TestKernelBridgeUpstream(t *testing.T) {
+	cliEnv(t)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // no default bridge file
+	t.Setenv("HUSH_BRIDGE_FILE", "")
+	var logs []string
+	logf := func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	red := newRedactor(0, nil)
+
+	if b := kernelBridge("", "", red, logf); b != nil || !strings.Contains(strings.Join(logs, "\n"), "no running hush proxy") {
+		t.Fatalf("no profile, no proxy: bridge %v, log %q", b != nil, logs)
+	}
+	bf := filepath.Join(t.TempDir(), "bridge.json")
+	if err := os.WriteFile(bf, []byte(`{"host": "http://127.0.0.1:9", "token": "hushb-proxy-token"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs = nil
+	if b := kernelBridge("", bf, red, logf); b == nil || b.Upstream() != "http://127.0.0.1:9" {
+		t.Fatalf("--bridge-file: %v", logs)
+	}
+	t.Setenv("HUSH_BRIDGE_FILE", bf)
+	if b := kernelBridge("", "", red, logf); b == nil || b.Upstream() != "http://127.0.0.1:9" {
+		t.Fatalf("HUSH_BRIDGE_FILE: %v", logs)
+	}
+	logs = nil
+	if b := kernelBridge("", filepath.Join(t.TempDir(), "gone.json"), red, logf); b != nil || !strings.Contains(strings.Join(logs, "\n"), "read the bridge file") {
+		t.Fatalf("missing --bridge-file: bridge %v, log %q", b != nil, logs)
+	}
+	t.Setenv("DATABRICKS_HOST", "http://127.0.0.1:8")
+	t.Setenv("DATABRICKS_TOKEN", "dapi-profile-token")
+	if b := kernelBridge("", bf, red, logf); b == nil || b.Upstream() != "http://127.0.0.1:8" {
+		t.Fatal("a profile must win over the proxy's bridge file")
+	}
+	for _, l := range logs {
+		if strings.Contains(l, "hushb-proxy-token") || strings.Contains(l, "dapi-profile-token") {
+			t.Fatal("a token reached the log")
+		}
+	}
 }
