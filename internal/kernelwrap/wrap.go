@@ -250,8 +250,13 @@ type socketPair struct {
 // sends what the filter still holds and returns. Requests and heartbeats
 // from the frontend are read until frontCtx is done (see wait).
 func (w *wrapper) run(innerCtx, frontCtx context.Context, innerCI ConnectionInfo, innerSigner *jupyter.Signer) {
-	w.frontLoops.Add(1)
-	go func() { defer w.frontLoops.Done(); echoHeartbeat(frontCtx, w.front.hb, w.logf) }()
+	var beat innerBeat
+	w.frontLoops.Add(2)
+	go func() { defer w.frontLoops.Done(); echoHeartbeat(frontCtx, w.front.hb, &beat, w.logf) }()
+	go func() {
+		defer w.frontLoops.Done()
+		pingInner(innerCtx, innerCI.endpoint(innerCI.HBPort), &beat, w.logf)
+	}()
 
 	var id [8]byte
 	_, _ = rand.Read(id[:])
