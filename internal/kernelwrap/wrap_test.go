@@ -293,3 +293,45 @@ func TestHeartbeatFollowsTheInnerKernel(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestRunContextDoneTerminatesThenKills: when ctx is done the kernel's
+// process group gets SIGTERM, and SIGKILL after TermGrace when it ignores
+// that; the wrapper returns the kernel's status.
+func TestRunContextDoneTerminatesThenKills(t *testing.T) {
+	ready := filepath.Join(t.TempDir(), "ready")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		code, err := Run(ctx, Options{
+			ConnectionFile: frontendFile(t),
+			Argv:           []string{"sh", "-c", `trap '' TERM; touch "$1"; while :; do sleep 0.05; done`, "sh", ready},
+			Env:            []string{"PATH=" + os.Getenv("PATH")},
+			Redactor:       newRedactor(t),
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- code
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the kernel did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 128+int(syscall.SIGKILL) || time.Since(start) < TermGrace {
+			t.Fatalf("code %d after %s, want SIGKILL's after %s", code, time.Since(start), TermGrace)
+		}
+	case <-time.After(TermGrace + 20*time.Second):
+		t.Fatal("the wrapper did not end the kernel")
+	}
+}
