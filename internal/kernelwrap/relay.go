@@ -28,6 +28,9 @@ func (s *side) close() {
 	}
 }
 
+// iopubHWM bounds the iopub messages queued for slow frontends.
+const iopubHWM = 10000
+
 // bindFrontend binds the sockets the frontend's connection file names:
 // ROUTER for shell, control and stdin, PUB for iopub, REP for the heartbeat.
 func bindFrontend(ctx context.Context, ci ConnectionInfo, signer *jupyter.Signer) (*side, error) {
@@ -38,6 +41,13 @@ func bindFrontend(ctx context.Context, ci ConnectionInfo, signer *jupyter.Signer
 		iopub:   zmq4.NewPub(ctx),
 		hb:      zmq4.NewRep(ctx),
 		signer:  signer,
+	}
+	// The PUB socket queues what it has not sent yet without bound unless
+	// given a high-water mark; like libzmq (whose default is 1,000), it then
+	// drops new messages while a subscriber is too slow.
+	if err := s.iopub.SetOption(zmq4.OptionHWM, iopubHWM); err != nil {
+		s.close()
+		return nil, fmt.Errorf("iopub high-water mark: %w", err)
 	}
 	for _, b := range []struct {
 		name string
