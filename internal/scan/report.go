@@ -90,10 +90,9 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool       sarifTool                `json:"tool"`
-	ColumnKind string                   `json:"columnKind"`
-	BaseIDs    map[string]sarifArtifact `json:"originalUriBaseIds,omitempty"`
-	Results    []sarifResult            `json:"results"`
+	Tool       sarifTool     `json:"tool"`
+	ColumnKind string        `json:"columnKind"`
+	Results    []sarifResult `json:"results"`
 }
 
 type sarifTool struct {
