@@ -157,34 +157,53 @@ const alignWindow = 32
 
 // redactedRuns recovers the runs the redactor replaced, by aligning data
 // with its redacted form out. The output is the input with each maximal
-// run replaced by redact.Token, so the two agree up to a run's start; the
-// run ends where the input agrees again with what follows the Token.
-// Where a value's bytes coincide with the Token's or with their
-// surroundings the placement can be off by a few bytes; it is used only
-// for occurrences no needle explains.
+// run replaced by redact.Token, so the two agree up to a run's start (or
+// up to a few bytes into the Token, when the run's first bytes look like
+// the Token's); the run ends where the input agrees again with what
+// follows the Token. Where a value's bytes coincide with the Token's or
+// with their surroundings the placement can be off by a few bytes.
 func redactedRuns(data, out []byte) []span {
 	var runs []span
 	tok := []byte(redact.Token)
-	i, j := 0, 0
-	for i < len(data) || j < len(out) {
-		if i < len(data) && j < len(out) && data[i] == out[j] && !bytes.HasPrefix(out[j:], tok) {
-			i, j = i+1, j+1
-			continue
+	i, j, lo := 0, 0, 0
+	for {
+		k := commonPrefix(data[i:], out[j:])
+		i, j = i+k, j+k
+		if i == len(data) && j == len(out) {
+			return runs
 		}
-		if i < len(data) && bytes.HasPrefix(out[j:], tok) && bytes.HasPrefix(data[i:], tok) && agreesAfter(data, i+len(tok), out, j+len(tok)) {
-			i, j = i+len(tok), j+len(tok) // a Token that was in the input
-			continue
+		p := -1
+		for q := j; q >= max(lo, j-len(tok)+1); q-- {
+			if bytes.HasPrefix(out[q:], tok) {
+				p = q
+				break
+			}
 		}
-		if !bytes.HasPrefix(out[j:], tok) {
+		if p < 0 {
 			// Not the shape Redact produces: report the rest as one run.
 			return append(runs, span{i, len(data)})
 		}
-		j += len(tok)
-		end := runEnd(data, i, out, j)
-		runs = append(runs, span{i, end})
-		i = end
+		start := i - (j - p)
+		j = p + len(tok)
+		end := runEnd(data, start, out, j)
+		runs = append(runs, span{start, end})
+		i, lo = end, j
 	}
-	return runs
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if binary.LittleEndian.Uint64(a[i:]) != binary.LittleEndian.Uint64(b[i:]) {
+			break
+		}
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
 }
 
 // runEnd returns the smallest end > start at which data agrees with out

@@ -150,6 +150,17 @@ func (g *textGroup) text(dst, data []byte) ([]byte, []int) {
 	return dst, starts
 }
 
+// appendText appends to dst the group's decoded, joined text.
+func (g *textGroup) appendText(dst, data []byte) []byte {
+	for i, s := range g.strs {
+		if i > 0 {
+			dst = append(dst, g.sep...)
+		}
+		dst = decodeString(dst, data, s.start, s.end)
+	}
+	return dst
+}
+
 // fileOffset maps offset d of the group's text to an offset in the file.
 func (g *textGroup) fileOffset(data []byte, starts []int, d int) int {
 	i := lastAtOrBefore(starts, d)
@@ -174,10 +185,22 @@ type notebookHit struct {
 // when fix, returns the notebook with each affected text redacted (nil when
 // nothing changed).
 func (s *Scanner) scanNotebook(data []byte, root *jnode, fix bool) ([]notebookHit, []byte, error) {
+	groups := notebookGroups(data, root)
+	// One pass of the redactor over every text, separated by a NUL, tells
+	// whether there is anything at all (most notebooks): an occurrence in a
+	// text is one in the whole. Only then is each text looked at alone.
+	var all []byte
+	for i := range groups {
+		all = groups[i].appendText(all, data)
+		all = append(all, 0)
+	}
+	if bytes.Equal(s.red.Redact(nil, all), all) {
+		return nil, nil, nil
+	}
 	var hits []notebookHit
 	var edits []edit
 	var text, buf []byte
-	for _, g := range notebookGroups(data, root) {
+	for _, g := range groups {
 		var starts []int
 		text, starts = g.text(text[:0], data)
 		var hs []hit

@@ -158,16 +158,31 @@ func (s *Scanner) find(data, buf []byte) ([]hit, []byte) {
 }
 
 // attribute explains why the redactor changed data into out: every needle
-// occurrence, plus "other" for each redacted run no needle covers.
+// occurrence, plus "other" for each redacted run no needle covers. Needles
+// are searched for only around the redacted runs (an occurrence lies
+// inside one), so a large file with one finding costs little more than a
+// clean one.
 func (s *Scanner) attribute(data, out []byte) []hit {
-	hits := s.needles().search(data)
+	runs := redactedRuns(data, out)
+	table := s.needles()
+	windows := make([]span, len(runs))
+	for i, run := range runs {
+		windows[i] = span{max(0, run.start-attributeMargin), min(len(data), run.end+attributeMargin)}
+	}
+	var hits []hit
+	for _, w := range mergeSpans(windows) {
+		for _, h := range table.search(data[w.start:w.end]) {
+			h.start, h.end = h.start+w.start, h.end+w.start
+			hits = append(hits, h)
+		}
+	}
 	var covered []span
 	for _, h := range hits {
 		covered = append(covered, span{h.start, h.end})
 	}
 	covered = mergeSpans(covered)
 	if !bytes.Equal(emitRedacted(data, covered), out) {
-		for _, run := range redactedRuns(data, out) {
+		for _, run := range runs {
 			if !coveredBy(covered, run) {
 				hits = append(hits, hit{start: run.start, end: run.end, form: FormOther})
 			}
@@ -181,6 +196,10 @@ func (s *Scanner) attribute(data, out []byte) []hit {
 	})
 	return dropNested(hits)
 }
+
+// attributeMargin is how far around a redacted run needles are searched,
+// in case the alignment placed the run a little off.
+const attributeMargin = 64
 
 // dropNested removes an occurrence lying inside an earlier one of the same
 // values (the raw value inside its own CRLF form, one base64 alignment
