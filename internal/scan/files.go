@@ -50,6 +50,7 @@ type Fixed struct {
 
 // job is one thing to scan: a file (path) or a blob (data).
 type job struct {
+	seq    int    // position in the history, for the order of findings
 	name   string // how findings name it
 	commit string
 	path   string // file to read and fix; "" for a blob
@@ -143,13 +144,12 @@ func listDir(ctx context.Context, dir string, all bool) ([]string, error) {
 }
 
 // run scans the jobs with one worker per CPU and gathers the report,
-// findings sorted by commit order of arrival, path and offset.
+// findings sorted by commit (in history order), path and offset.
 func (s *Scanner) run(ctx context.Context, jobs <-chan job, opts ScanOptions) (*Report, error) {
 	rep := &Report{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	seq := 0
-	order := map[string]int{} // commit → first arrival, to keep history order
+	order := map[string]int{} // commit → its first job, to keep history order
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
@@ -159,9 +159,8 @@ func (s *Scanner) run(ctx context.Context, jobs <-chan job, opts ScanOptions) (*
 				var r jobResult
 				r, buf = s.scanJob(j, opts, buf)
 				mu.Lock()
-				if _, ok := order[j.commit]; !ok {
-					order[j.commit] = seq
-					seq++
+				if o, ok := order[j.commit]; !ok || j.seq < o {
+					order[j.commit] = j.seq
 				}
 				rep.add(r)
 				mu.Unlock()

@@ -178,7 +178,7 @@ func (s *Scanner) scanBlobs(ctx context.Context, dir string, blobs []blobRef, op
 
 // readBatch reads cat-file --batch answers, one per blob, into jobs.
 func readBatch(ctx context.Context, r *bufio.Reader, blobs []blobRef, jobs chan<- job) error {
-	for _, b := range blobs {
+	for seq, b := range blobs {
 		header, err := r.ReadString('\n')
 		if err != nil {
 			return fmt.Errorf("blob %s of %s: %w", b.sha, b.path, err)
@@ -196,7 +196,7 @@ func readBatch(ctx context.Context, r *bufio.Reader, blobs []blobRef, jobs chan<
 			return fmt.Errorf("blob %s of %s: %w", b.sha, b.path, err)
 		}
 		select {
-		case jobs <- job{name: b.path, commit: b.commit, data: data[:size]}:
+		case jobs <- job{seq: seq, name: b.path, commit: b.commit, data: data[:size]}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
