@@ -14,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hush-secrets/hush/internal/handout"
 	"github.com/hush-secrets/hush/internal/secrets"
+	"github.com/hush-secrets/hush/redact"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -309,11 +311,27 @@ saving, or saving no value, aborts without writing anything.
 			return err
 		}
 		if hasFile {
-			return client.PutSecretBytes(c.Context(), v[0], v[1], data)
+			err = client.PutSecretBytes(c.Context(), v[0], v[1], data)
+		} else {
+			err = client.PutSecret(c.Context(), v[0], v[1], str)
+			data = []byte(str)
 		}
-		return client.PutSecret(c.Context(), v[0], v[1], str)
+		if err != nil {
+			return err
+		}
+		warnShortValue(c.ErrOrStderr(), v[0], v[1], len(data))
+		return nil
 	}
 	return cmd
+}
+
+// warnShortValue tells the user, when a value is written, that it is too
+// short for the redactor (and hush scan) to protect: the same warning a
+// notebook gets when the value is fetched, but at once.
+func warnShortValue(stderr io.Writer, scope, key string, n int) {
+	if n < redact.DefaultMinLength {
+		fmt.Fprintf(stderr, "hush: warning: %s\n", handout.TooShortWarning("secret "+scope+"/"+key, n, redact.DefaultMinLength))
+	}
 }
 
 // editSecret runs $VISUAL or $EDITOR (default vi) on a 0600 temporary file
@@ -409,9 +427,16 @@ The value is given in one of three ways:
 			return err
 		}
 		if hasString {
-			return client.PutSecret(c.Context(), v[0], v[1], stringValue)
+			err = client.PutSecret(c.Context(), v[0], v[1], stringValue)
+			data = []byte(stringValue)
+		} else {
+			err = client.PutSecretBytes(c.Context(), v[0], v[1], data)
 		}
-		return client.PutSecretBytes(c.Context(), v[0], v[1], data)
+		if err != nil {
+			return err
+		}
+		warnShortValue(c.ErrOrStderr(), v[0], v[1], len(data))
+		return nil
 	}
 	return cmd
 }
