@@ -1,9 +1,6 @@
 package redact
 
-import (
-	"bytes"
-	"slices"
-)
+import "slices"
 
 // This file holds matching through terminal escape sequences. Coloured
 // output (grep --color=always, ls --color, IPython tracebacks) puts ANSI
@@ -154,7 +151,7 @@ func (v *escView) build(b []byte, final bool) {
 	v.escs = v.escs[:0]
 	v.tail = len(b)
 	for i := 0; i < len(b); {
-		j := bytes.IndexByte(b[i:], escByte)
+		j := indexESC(b[i:])
 		if j < 0 {
 			return
 		}
