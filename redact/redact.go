@@ -191,6 +191,26 @@ func (r *Redactor) derive(secret []byte, dst []string) []string {
 			if len(d) >= r.minLen {
 				dst = append(dst, string(d))
 			}
+			if enc == EncodingLines {
+				dst = r.deriveLine(d, dst)
+			}
+		}
+	}
+	return dst
+}
+
+// deriveLine appends the derived forms of line, a line of a multi-line
+// secret, by the Redactor's other encodings: a line of a key printed as
+// JSON or in a repr is as secret as the line itself.
+func (r *Redactor) deriveLine(line []byte, dst []string) []string {
+	for _, enc := range r.encodings {
+		if enc == EncodingLines {
+			continue
+		}
+		for _, d := range Derive(enc, line) {
+			if len(d) >= r.minLen {
+				dst = append(dst, string(d))
+			}
 		}
 	}
 	return dst
