@@ -18,9 +18,11 @@ import (
 // lies between two marked bytes is marked too, so a run of secret bytes
 // interrupted only by escape sequences is one Token. Escape sequences
 // before the first byte or after the last byte of a run stay, so the
-// colour around a Token is kept. Matching the raw bytes goes on as well:
-// a value inside an escape sequence (a window title set to it) is still
-// redacted.
+// colour around a Token is kept. The bytes of each OSC, DCS, SOS, PM and
+// APC string are matched as well: a value in a window title or in a
+// hyperlink's address is still redacted. A pattern that holds escape
+// sequences itself is matched as a terminal shows it (the Redactor adds
+// its visible form).
 //
 // The escape sequences recognised (ECMA-48), each at most maxEscapeLen
 // bytes long (a longer one is ordinary bytes):
@@ -134,12 +136,14 @@ func nfLen(b []byte) int {
 }
 
 // escView is a buffer seen as a terminal shows it: its visible bytes (the
-// buffer without its complete escape sequences) and where each came from.
+// buffer without its complete escape sequences) and where they came from.
 type escView struct {
-	text []byte  // the visible bytes
-	pos  []int32 // pos[i]: the offset in the buffer of text[i]
-	escs []span  // the escape sequences, in order
-	tail int     // the start of an escape sequence the buffer ends inside, or len(buffer)
+	text []byte // the visible bytes
+	escs []span // the escape sequences, in order
+	// textAt[k] is the number of visible bytes before escs[k]: the index
+	// in text of the byte that follows it.
+	textAt []int
+	tail   int // the start of an escape sequence the buffer ends inside, or len(buffer)
 }
 
 // build computes the view of b, reusing v's memory. With final, b is the
@@ -147,36 +151,44 @@ type escView struct {
 // bytes; without, it is left out of the view and tail says where it
 // starts.
 func (v *escView) build(b []byte, final bool) {
-	v.text, v.pos, v.escs = v.text[:0], v.pos[:0], v.escs[:0]
+	v.text, v.escs, v.textAt = v.text[:0], v.escs[:0], v.textAt[:0]
 	v.tail = len(b)
 	for i := 0; i < len(b); {
 		j := bytes.IndexByte(b[i:], escByte)
 		if j < 0 {
-			v.visible(b, i, len(b))
+			v.text = append(v.text, b[i:]...)
 			return
 		}
-		v.visible(b, i, i+j)
+		v.text = append(v.text, b[i:i+j]...)
 		i += j
 		switch n := escapeLen(b[i:], final); {
 		case n > 0:
 			v.escs = append(v.escs, span{i, i + n})
+			v.textAt = append(v.textAt, len(v.text))
 			i += n
 		case n < 0:
 			v.tail = i
 			return
 		default:
-			v.visible(b, i, i+1)
+			v.text = append(v.text, escByte)
 			i++
 		}
 	}
 }
 
-// visible appends b[from:to] to the view's text.
-func (v *escView) visible(b []byte, from, to int) {
-	v.text = append(v.text, b[from:to]...)
-	for i := from; i < to; i++ {
-		v.pos = append(v.pos, int32(i))
+// orig returns the offset in the buffer of the visible byte text[t].
+func (v *escView) orig(t int) int {
+	// k: the number of escape sequences before text[t].
+	k, _ := slices.BinarySearchFunc(v.textAt, t, func(at, t int) int {
+		if at <= t {
+			return -1
+		}
+		return 1
+	})
+	if k == 0 {
+		return t
 	}
+	return v.escs[k-1].end + t - v.textAt[k-1]
 }
 
 // tokenStart returns the start of the escape sequence holding offset o,
@@ -184,7 +196,7 @@ func (v *escView) visible(b []byte, from, to int) {
 // which the buffer parses as it does from its start.
 func (v *escView) tokenStart(o int) int {
 	if o >= v.tail {
-		return min(o, v.tail)
+		return v.tail
 	}
 	if e, ok := escAt(v.escs, o); ok && e.start < o {
 		return e.start
@@ -194,35 +206,80 @@ func (v *escView) tokenStart(o int) int {
 
 // escAt returns the escape sequence of escs holding offset o, if any.
 func escAt(escs []span, o int) (span, bool) {
-	k, _ := slices.BinarySearchFunc(escs, o, func(e span, o int) int {
-		if e.end <= o {
-			return -1
-		}
-		return 1
-	})
+	k := firstEscEndingAfter(escs, o)
 	if k < len(escs) && escs[k].start <= o {
 		return escs[k], true
 	}
 	return span{}, false
 }
 
-// scanView appends to ivs, in buffer offsets, the span of every run of
-// occurrences in the view's text (occurrences merged by the
-// union-merge-adjacent rule, then each run spanning from its first byte to
-// its last in the buffer). scratch is reused for the text's spans. With
-// live, it also returns the buffer offset of the longest suffix of the text
-// that is a proper prefix of a pattern (the buffer's length when none).
-func (s *set) scanView(v *escView, n int, ivs, scratch []span, live bool) ([]span, []span, int) {
+// firstEscEndingAfter returns the index of the first of escs that ends
+// after offset o.
+func firstEscEndingAfter(escs []span, o int) int {
+	k, _ := slices.BinarySearchFunc(escs, o, func(e span, o int) int {
+		if e.end <= o {
+			return -1
+		}
+		return 1
+	})
+	return k
+}
+
+// isStringSeq reports whether the escape sequence at the start of e is an
+// OSC, DCS, SOS, PM or APC string: the ones that carry text (a window
+// title, a hyperlink's address), where a value can hide.
+func isStringSeq(e []byte) bool {
+	switch e[1] {
+	case ']', 'P', 'X', '^', '_':
+		return true
+	}
+	return false
+}
+
+// scanView is the scan of buffer b through its escape sequences, v being
+// its view: it appends to ivs, in offsets of b, each run of occurrences in
+// the visible text (occurrences merged by the union-merge-adjacent rule,
+// each run spanning from its first byte to its last in b), and every
+// occurrence inside an OSC, DCS, SOS, PM or APC string. scratch is reused
+// for the text's spans and returned for reuse. With live, it also returns
+// the offset in b of the longest suffix of the visible text that is a
+// proper prefix of a pattern (len(b) when none).
+func (s *set) scanView(v *escView, b []byte, ivs, scratch []span, live bool) ([]span, []span, int) {
 	sivs, liveText := s.scan(v.text, scratch[:0], live)
 	sivs = mergeSpans(sivs)
 	for _, r := range sivs {
-		ivs = append(ivs, span{int(v.pos[r.start]), int(v.pos[r.end-1]) + 1})
+		ivs = append(ivs, span{v.orig(r.start), v.orig(r.end-1) + 1})
 	}
-	liveAt := n
+	for _, e := range v.escs {
+		if !isStringSeq(b[e.start:e.end]) {
+			continue
+		}
+		sub, _ := s.scan(b[e.start:e.end], sivs[:0], false)
+		for _, r := range sub {
+			ivs = append(ivs, span{e.start + r.start, e.start + r.end})
+		}
+		sivs = sub
+	}
+	liveAt := len(b)
 	if liveText < len(v.text) {
-		liveAt = int(v.pos[liveText])
+		liveAt = v.orig(liveText)
 	}
 	return ivs, sivs, liveAt
+}
+
+// visibleForm returns pattern p as a terminal shows it, when p holds an
+// escape sequence (nil otherwise): matching in text output is done on the
+// visible text, where p's own escape sequences are gone.
+func visibleForm(p []byte) []byte {
+	if bytes.IndexByte(p, escByte) < 0 {
+		return nil
+	}
+	var v escView
+	v.build(p, true)
+	if len(v.escs) == 0 {
+		return nil
+	}
+	return v.text
 }
 
 // fillEscapes merges, in the merged and sorted spans ivs, each two
@@ -247,12 +304,7 @@ func fillEscapes(ivs, escs []span) []span {
 // onlyEscapes reports whether every byte of [from, to) belongs to one of
 // the escape sequences escs.
 func onlyEscapes(escs []span, from, to int) bool {
-	k, _ := slices.BinarySearchFunc(escs, from, func(e span, o int) int {
-		if e.end <= o {
-			return -1
-		}
-		return 1
-	})
+	k := firstEscEndingAfter(escs, from)
 	at := from
 	for ; k < len(escs) && at < to; k++ {
 		if escs[k].start > at {

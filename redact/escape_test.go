@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -45,19 +46,12 @@ func naiveEscLen(s []byte) int {
 	return 0
 }
 
-// naiveEscMarks marks the bytes of s by the escape-aware rule: raw
-// occurrences; runs of occurrences in the visible text, from their first
-// byte to their last; then unmarked stretches of escape bytes between two
-// marked bytes.
-func naiveEscMarks(pats []string, s []byte) []bool {
-	isEsc := make([]bool, len(s))
-	var text []byte
-	var pos []int
+// naiveView splits s into its visible bytes (with their offsets) and its
+// escape sequences (as [start, end) pairs).
+func naiveView(s []byte) (text []byte, pos []int, escs [][2]int) {
 	for i := 0; i < len(s); {
 		if n := naiveEscLen(s[i:]); n > 0 {
-			for k := i; k < i+n; k++ {
-				isEsc[k] = true
-			}
+			escs = append(escs, [2]int{i, i + n})
 			i += n
 			continue
 		}
@@ -65,8 +59,36 @@ func naiveEscMarks(pats []string, s []byte) []bool {
 		pos = append(pos, i)
 		i++
 	}
-	marked := naiveMarks(pats, s)
-	tm := naiveMarks(pats, text)
+	return text, pos, escs
+}
+
+// naiveEscMarks marks the bytes of s by the escape-aware rule, the
+// patterns being pats and the visible forms of those that hold escape
+// sequences: runs of occurrences in the visible text, from their first
+// byte to their last; occurrences inside OSC, DCS, SOS, PM and APC
+// strings; then unmarked stretches of escape bytes between two marked
+// bytes.
+func naiveEscMarks(pats []string, s []byte) []bool {
+	all := slices.Clone(pats)
+	for _, p := range pats {
+		if text, _, escs := naiveView([]byte(p)); len(escs) > 0 && len(text) > 0 {
+			all = append(all, string(text))
+		}
+	}
+	text, pos, escs := naiveView(s)
+	isEsc := make([]bool, len(s))
+	marked := make([]bool, len(s))
+	for _, e := range escs {
+		for k := e[0]; k < e[1]; k++ {
+			isEsc[k] = true
+		}
+		if strings.IndexByte("]PX^_", s[e[0]+1]) >= 0 {
+			for k, m := range naiveMarks(all, s[e[0]:e[1]]) {
+				marked[e[0]+k] = marked[e[0]+k] || m
+			}
+		}
+	}
+	tm := naiveMarks(all, text)
 	for a := 0; a < len(text); {
 		if !tm[a] {
 			a++
@@ -156,7 +178,8 @@ func TestEscapesAgainstNaive(t *testing.T) {
 		{10, 3, 12, "abc"},
 		{20, 8, 30, "abcd"},
 		{30, 16, 50, "ab"},
-		{60, 1, 40, "ab[m;01"}, // patterns made of escape-sequence bytes
+		{60, 1, 40, "ab[m;01"},       // patterns made of escape-sequence bytes
+		{30, 2, 20, "ab\x1b[m]\x07"}, // patterns holding escape sequences
 	}
 	for ci, c := range cases {
 		for iter := range 40 {
@@ -199,7 +222,8 @@ func TestEscapeRule(t *testing.T) {
 		{"charset and two-byte escapes", "hush-rt\x1b(B-S3cret\x1b7-Value-7731", "[REDACTED]"},
 		{"two occurrences touching through a colour code", "hush-rt-S3cret-Value-7731\x1b[m\x1b[Khush-rt-S3cret-Value-7731.",
 			"[REDACTED]."},
-		{"an escape the value is inside", "\x1b]0;hush-rt-S3cret-Value-7731\x07 ok", "\x1b]0;[REDACTED]\x07 ok"},
+		{"a title the value is inside", "\x1b]0;hush-rt-S3cret-Value-7731\x07 ok", "\x1b]0;[REDACTED]\x07 ok"},
+		{"a hyperlink address", "\x1b]8;;https://h/?k=hush-rt-S3cret-Value-7731\x1b\\link\x1b]8;;\x1b\\", "\x1b]8;;https://h/?k=[REDACTED]\x1b\\link\x1b]8;;\x1b\\"},
 		{"broken sequence is visible text", "hush-rt-\x1b[3\nS3cret-Value-7731", "hush-rt-\x1b[3\nS3cret-Value-7731"},
 		{"no escape: unchanged", "plain hush-rt-S3cret-Value-7731 text", "plain [REDACTED] text"},
 		{"cut off at the end", "hush-rt-S3cret-Value-773\x1b[3", "hush-rt-S3cret-Value-773\x1b[3"},

@@ -192,13 +192,41 @@ func (r *Redactor) AddAll(secrets [][]byte) error {
 	return nil
 }
 
-// derive appends to dst the derived forms of secret that are patterns:
-// none when secret is shorter than DerivedMinLength, and only those of at
-// least MinLength bytes.
+// derive appends to dst the patterns of secret besides itself: its derived
+// forms (none when secret is shorter than DerivedMinLength, and only those
+// of at least MinLength bytes) and, in text mode, the visible forms of
+// those that hold escape sequences.
 func (r *Redactor) derive(secret []byte, dst []string) []string {
-	if len(secret) < r.derivedMin {
-		return dst
+	first := len(dst)
+	if len(secret) >= r.derivedMin {
+		dst = r.deriveForms(secret, dst)
 	}
+	if r.escapes {
+		dst = r.appendVisible(secret, dst, first)
+	}
+	return dst
+}
+
+// appendVisible appends the visible forms (see visibleForm) of secret and
+// of the patterns dst[first:] derived from it that hold escape sequences,
+// those of at least MinLength bytes: in text output a pattern is matched as
+// a terminal shows it.
+func (r *Redactor) appendVisible(secret []byte, dst []string, first int) []string {
+	end := len(dst)
+	if vf := visibleForm(secret); len(vf) >= r.minLen {
+		dst = append(dst, string(vf))
+	}
+	for i := first; i < end; i++ {
+		if vf := visibleForm([]byte(dst[i])); len(vf) >= r.minLen {
+			dst = append(dst, string(vf))
+		}
+	}
+	return dst
+}
+
+// deriveForms appends to dst the derived forms of secret of at least
+// MinLength bytes.
+func (r *Redactor) deriveForms(secret []byte, dst []string) []string {
 	for _, enc := range r.encodings {
 		for _, d := range Derive(enc, secret) {
 			if len(d) >= r.minLen {
@@ -241,13 +269,17 @@ func (r *Redactor) Len() int {
 // slice. src is treated as a whole stream: a secret cut off at the end of
 // src is not redacted (use a Writer for streams).
 func (r *Redactor) Redact(dst, src []byte) []byte {
-	var v *escView
+	var (
+		v   *escView
+		ivs []span
+	)
 	r.mu.RLock()
-	ivs, _ := r.set.scan(src, nil, false)
 	if r.escapes && bytes.IndexByte(src, escByte) >= 0 {
 		v = new(escView)
 		v.build(src, true)
-		ivs, _, _ = r.set.scanView(v, len(src), ivs, nil, false)
+		ivs, _, _ = r.set.scanView(v, src, nil, nil, false)
+	} else {
+		ivs, _ = r.set.scan(src, nil, false)
 	}
 	r.mu.RUnlock()
 	if len(ivs) == 0 {

@@ -107,21 +107,25 @@ func (w *Writer) Write(p []byte) (int, error) {
 
 // scan returns the merged spans of b (the held context and the new
 // bytes) and the start of what is live: the longest suffix that is a
-// proper prefix of a pattern, in the raw bytes or in the visible text, or
-// an escape sequence b ends inside. The visible text is computed only when
+// proper prefix of a pattern (of the visible text, when b holds escape
+// sequences), or an escape sequence b ends inside. The visible text is computed only when
 // the Redactor matches through escape sequences and b holds an ESC byte;
 // it is returned then (nil otherwise). With final, b is the end of the
 // input so far (Flush).
 func (w *Writer) scan(b []byte, final bool) ([]span, int, *escView) {
-	var v *escView
+	var (
+		v    *escView
+		ivs  []span
+		live int
+	)
 	w.r.mu.RLock()
-	ivs, live := w.r.set.scan(b, w.ivs[:0], !final)
 	if w.r.escapes && bytes.IndexByte(b, escByte) >= 0 {
 		v = &w.view
 		v.build(b, final)
-		var liveText int
-		ivs, w.sivs, liveText = w.r.set.scanView(v, len(b), ivs, w.sivs, !final)
-		live = min(v.tokenStart(live), liveText, v.tail)
+		ivs, w.sivs, live = w.r.set.scanView(v, b, w.ivs[:0], w.sivs, !final)
+		live = min(live, v.tail)
+	} else {
+		ivs, live = w.r.set.scan(b, w.ivs[:0], !final)
 	}
 	w.r.mu.RUnlock()
 	ivs = mergeSpans(append(ivs, w.carry...))
