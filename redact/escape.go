@@ -18,11 +18,9 @@ import (
 // lies between two marked bytes is marked too, so a run of secret bytes
 // interrupted only by escape sequences is one Token. Escape sequences
 // before the first byte or after the last byte of a run stay, so the
-// colour around a Token is kept. The bytes of each OSC, DCS, SOS, PM and
-// APC string are matched as well: a value in a window title or in a
-// hyperlink's address is still redacted. A pattern that holds escape
-// sequences itself is matched as a terminal shows it (the Redactor adds
-// its visible form).
+// colour around a Token is kept. The raw bytes are matched as before, so
+// a value inside an escape sequence (a window title, a hyperlink's
+// address), or one that a broken sequence runs into, is still redacted.
 //
 // The escape sequences recognised (ECMA-48), each at most maxEscapeLen
 // bytes long (a longer one is ordinary bytes):
@@ -225,61 +223,69 @@ func firstEscEndingAfter(escs []span, o int) int {
 	return k
 }
 
-// isStringSeq reports whether the escape sequence at the start of e is an
-// OSC, DCS, SOS, PM or APC string: the ones that carry text (a window
-// title, a hyperlink's address), where a value can hide.
-func isStringSeq(e []byte) bool {
-	switch e[1] {
-	case ']', 'P', 'X', '^', '_':
-		return true
-	}
-	return false
-}
-
 // scanView is the scan of buffer b through its escape sequences, v being
-// its view: it appends to ivs, in offsets of b, each run of occurrences in
+// its view. It appends to ivs, in offsets of b, each run of occurrences in
 // the visible text (occurrences merged by the union-merge-adjacent rule,
 // each run spanning from its first byte to its last in b), and every
-// occurrence inside an OSC, DCS, SOS, PM or APC string. scratch is reused
-// for the text's spans and returned for reuse. With live, it also returns
-// the offset in b of the longest suffix of the visible text that is a
-// proper prefix of a pattern (len(b) when none).
+// occurrence in the raw bytes that overlaps an escape sequence or the
+// unfinished one at the end (the others are in the visible text too: such
+// an occurrence lies within maxLen-1 bytes of the sequence, so only those
+// windows are scanned). scratch is reused for the text's spans and returned
+// for reuse. With live, it also returns the start of the longest suffix of
+// b that is a proper prefix of a pattern, in the visible text or in the
+// raw bytes (len(b) when none).
 func (s *set) scanView(v *escView, b []byte, ivs, scratch []span, live bool) ([]span, []span, int) {
 	sivs, liveText := s.scan(v.text, scratch[:0], live)
 	sivs = mergeSpans(sivs)
 	for _, r := range sivs {
 		ivs = append(ivs, span{v.orig(r.start), v.orig(r.end-1) + 1})
 	}
-	for _, e := range v.escs {
-		if !isStringSeq(b[e.start:e.end]) {
-			continue
-		}
-		sub, _ := s.scan(b[e.start:e.end], sivs[:0], false)
-		for _, r := range sub {
-			ivs = append(ivs, span{e.start + r.start, e.start + r.end})
-		}
-		sivs = sub
-	}
 	liveAt := len(b)
 	if liveText < len(v.text) {
 		liveAt = v.orig(liveText)
 	}
+	// The raw windows: around each escape sequence, merged when they
+	// overlap; the last one may reach the end of b, and is then scanned
+	// for a live prefix too.
+	reach := max(s.maxLen-1, 0)
+	lo, hi := -1, -1
+	for k := 0; k <= len(v.escs); k++ {
+		e := span{v.tail, len(b)} // the unfinished sequence, if any, last
+		if k < len(v.escs) {
+			e = v.escs[k]
+		}
+		if e.start == e.end {
+			continue
+		}
+		elo, ehi := max(0, e.start-reach), min(len(b), e.end+reach)
+		if lo >= 0 && elo <= hi {
+			hi = max(hi, ehi)
+			continue
+		}
+		if lo >= 0 {
+			ivs, sivs, liveAt = s.scanWindow(b, lo, hi, ivs, sivs, live, liveAt)
+		}
+		lo, hi = elo, ehi
+	}
+	if lo >= 0 {
+		ivs, sivs, liveAt = s.scanWindow(b, lo, hi, ivs, sivs, live, liveAt)
+	}
 	return ivs, sivs, liveAt
 }
 
-// visibleForm returns pattern p as a terminal shows it, when p holds an
-// escape sequence (nil otherwise): matching in text output is done on the
-// visible text, where p's own escape sequences are gone.
-func visibleForm(p []byte) []byte {
-	if bytes.IndexByte(p, escByte) < 0 {
-		return nil
+// scanWindow appends to ivs the occurrences in b[lo:hi], in offsets of b,
+// using scratch; with live, when the window reaches the end of b, it also
+// lowers liveAt to the start of a live prefix found in it.
+func (s *set) scanWindow(b []byte, lo, hi int, ivs, scratch []span, live bool, liveAt int) ([]span, []span, int) {
+	last := live && hi == len(b)
+	sub, liveRaw := s.scan(b[lo:hi], scratch[:0], last)
+	for _, r := range sub {
+		ivs = append(ivs, span{lo + r.start, lo + r.end})
 	}
-	var v escView
-	v.build(p, true)
-	if len(v.escs) == 0 {
-		return nil
+	if last {
+		liveAt = min(liveAt, lo+liveRaw)
 	}
-	return v.text
+	return ivs, sub, liveAt
 }
 
 // fillEscapes merges, in the merged and sorted spans ivs, each two

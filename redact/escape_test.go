@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -62,33 +61,20 @@ func naiveView(s []byte) (text []byte, pos []int, escs [][2]int) {
 	return text, pos, escs
 }
 
-// naiveEscMarks marks the bytes of s by the escape-aware rule, the
-// patterns being pats and the visible forms of those that hold escape
-// sequences: runs of occurrences in the visible text, from their first
-// byte to their last; occurrences inside OSC, DCS, SOS, PM and APC
-// strings; then unmarked stretches of escape bytes between two marked
-// bytes.
+// naiveEscMarks marks the bytes of s by the escape-aware rule: raw
+// occurrences; runs of occurrences in the visible text, from their first
+// byte to their last; then unmarked stretches of escape bytes between two
+// marked bytes.
 func naiveEscMarks(pats []string, s []byte) []bool {
-	all := slices.Clone(pats)
-	for _, p := range pats {
-		if text, _, escs := naiveView([]byte(p)); len(escs) > 0 && len(text) > 0 {
-			all = append(all, string(text))
-		}
-	}
 	text, pos, escs := naiveView(s)
 	isEsc := make([]bool, len(s))
-	marked := make([]bool, len(s))
 	for _, e := range escs {
 		for k := e[0]; k < e[1]; k++ {
 			isEsc[k] = true
 		}
-		if strings.IndexByte("]PX^_", s[e[0]+1]) >= 0 {
-			for k, m := range naiveMarks(all, s[e[0]:e[1]]) {
-				marked[e[0]+k] = marked[e[0]+k] || m
-			}
-		}
 	}
-	tm := naiveMarks(all, text)
+	marked := naiveMarks(pats, s)
+	tm := naiveMarks(pats, text)
 	for a := 0; a < len(text); {
 		if !tm[a] {
 			a++
@@ -225,6 +211,7 @@ func TestEscapeRule(t *testing.T) {
 		{"a title the value is inside", "\x1b]0;hush-rt-S3cret-Value-7731\x07 ok", "\x1b]0;[REDACTED]\x07 ok"},
 		{"a hyperlink address", "\x1b]8;;https://h/?k=hush-rt-S3cret-Value-7731\x1b\\link\x1b]8;;\x1b\\", "\x1b]8;;https://h/?k=[REDACTED]\x1b\\link\x1b]8;;\x1b\\"},
 		{"broken sequence is visible text", "hush-rt-\x1b[3\nS3cret-Value-7731", "hush-rt-\x1b[3\nS3cret-Value-7731"},
+		{"a cut sequence that runs into the value", "\x1b[0;3hush-rt-S3cret-Value-7731 ok", "\x1b[0;3[REDACTED] ok"},
 		{"no escape: unchanged", "plain hush-rt-S3cret-Value-7731 text", "plain [REDACTED] text"},
 		{"cut off at the end", "hush-rt-S3cret-Value-773\x1b[3", "hush-rt-S3cret-Value-773\x1b[3"},
 	}
@@ -321,4 +308,37 @@ func TestGrepColor(t *testing.T) {
 			t.Fatalf("grep %v: a part of the value is visible in %q", args, out)
 		}
 	}
+}
+
+// TestEscapeHoldBack: on coloured output where no secret begins, a Writer
+// holds back nothing but an escape sequence cut off at the end of a write,
+// however many escape sequences the writes hold.
+func TestEscapeHoldBack(t *testing.T) {
+	r := New(Options{})
+	r.Add([]byte("sk_live_0123456789abcdef"))
+	var out bytes.Buffer
+	w := r.NewWriter(&out)
+	line := grepLine("INFO", strings.Repeat("step 12 loss 0.25 acc 0.91 ", 40))
+	for range 50 {
+		w.Write(line)
+		if w.Buffered() != 0 {
+			t.Fatalf("Buffered = %d after a whole coloured line", w.Buffered())
+		}
+	}
+	w.Write(line[:len("\x1b[01;31m\x1b[K"+"INFO")+2]) // ends inside grep's "\x1b[m"
+	if got := w.Buffered(); got > len(grepOffCode) {
+		t.Fatalf("Buffered = %d after a cut-off line", got)
+	}
+	w.Close()
+	if want := bytes.Repeat(line, 50); !bytes.Equal(out.Bytes()[:len(want)], want) {
+		t.Fatal("coloured output without secrets was changed")
+	}
+}
+
+// grepOffCode is what grep --color=always writes after a match.
+const grepOffCode = "\x1b[m\x1b[K"
+
+// grepLine is a line as grep --color=always prints it, match highlighted.
+func grepLine(match, rest string) []byte {
+	return []byte("\x1b[01;31m\x1b[K" + match + grepOffCode + rest + "\n")
 }

@@ -23,7 +23,6 @@
 package redact
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -192,34 +191,12 @@ func (r *Redactor) AddAll(secrets [][]byte) error {
 	return nil
 }
 
-// derive appends to dst the patterns of secret besides itself: its derived
-// forms (none when secret is shorter than DerivedMinLength, and only those
-// of at least MinLength bytes) and, in text mode, the visible forms of
-// those that hold escape sequences.
+// derive appends to dst the derived forms of secret that are patterns:
+// none when secret is shorter than DerivedMinLength, and only those of at
+// least MinLength bytes.
 func (r *Redactor) derive(secret []byte, dst []string) []string {
-	first := len(dst)
 	if len(secret) >= r.derivedMin {
 		dst = r.deriveForms(secret, dst)
-	}
-	if r.escapes {
-		dst = r.appendVisible(secret, dst, first)
-	}
-	return dst
-}
-
-// appendVisible appends the visible forms (see visibleForm) of secret and
-// of the patterns dst[first:] derived from it that hold escape sequences,
-// those of at least MinLength bytes: in text output a pattern is matched as
-// a terminal shows it.
-func (r *Redactor) appendVisible(secret []byte, dst []string, first int) []string {
-	end := len(dst)
-	if vf := visibleForm(secret); len(vf) >= r.minLen {
-		dst = append(dst, string(vf))
-	}
-	for i := first; i < end; i++ {
-		if vf := visibleForm([]byte(dst[i])); len(vf) >= r.minLen {
-			dst = append(dst, string(vf))
-		}
 	}
 	return dst
 }
@@ -274,7 +251,7 @@ func (r *Redactor) Redact(dst, src []byte) []byte {
 		ivs []span
 	)
 	r.mu.RLock()
-	if r.escapes && bytes.IndexByte(src, escByte) >= 0 {
+	if r.escapes && containsESC(src) {
 		v = new(escView)
 		v.build(src, true)
 		ivs, _, _ = r.set.scanView(v, src, nil, nil, false)

@@ -1,7 +1,6 @@
 package redact
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -107,8 +106,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 
 // scan returns the merged spans of b (the held context and the new
 // bytes) and the start of what is live: the longest suffix that is a
-// proper prefix of a pattern (of the visible text, when b holds escape
-// sequences), or an escape sequence b ends inside. The visible text is computed only when
+// proper prefix of a pattern (in the raw bytes or, when b holds escape
+// sequences, in the visible text), or an escape sequence b ends inside. The visible text is computed only when
 // the Redactor matches through escape sequences and b holds an ESC byte;
 // it is returned then (nil otherwise). With final, b is the end of the
 // input so far (Flush).
@@ -119,11 +118,11 @@ func (w *Writer) scan(b []byte, final bool) ([]span, int, *escView) {
 		live int
 	)
 	w.r.mu.RLock()
-	if w.r.escapes && bytes.IndexByte(b, escByte) >= 0 {
+	if w.r.escapes && containsESC(b) {
 		v = &w.view
 		v.build(b, final)
 		ivs, w.sivs, live = w.r.set.scanView(v, b, w.ivs[:0], w.sivs, !final)
-		live = min(live, v.tail)
+		live = min(v.tokenStart(live), v.tail)
 	} else {
 		ivs, live = w.r.set.scan(b, w.ivs[:0], !final)
 	}
