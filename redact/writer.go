@@ -42,9 +42,15 @@ type Writer struct {
 	// continuing into the next bytes merges with its Token.
 	inRun bool
 
-	ivs []span // scratch: spans of the current scan
-	out []byte // scratch: output being assembled
-	err error  // sticky: ErrClosed or the first error of the underlying writer
+	// carry holds the marked runs of buf[:hold] (already written out), so
+	// that a run continuing after escape sequences is known to touch them.
+	carry []span
+
+	ivs  []span  // scratch: spans of the current scan
+	sivs []span  // scratch: spans in the visible text (escape path)
+	view escView // scratch: the visible text of buf (escape path)
+	out  []byte  // scratch: output being assembled
+	err  error   // sticky: ErrClosed or the first error of the underlying writer
 }
 
 // NewWriter returns a Writer that writes the redacted stream to w.
@@ -70,22 +76,63 @@ func (w *Writer) Write(p []byte) (int, error) {
 		b = w.buf
 	}
 
-	w.r.mu.RLock()
-	ivs, live := w.r.set.scan(b, w.ivs[:0], true)
-	w.r.mu.RUnlock()
-
-	ivs = mergeSpans(ivs)
-	w.ivs = ivs
+	ivs, live, v := w.scan(b, false)
+	if v != nil {
+		live = undecidedFrom(ivs, v.escs, live)
+	}
 	from := w.hold
 	cut := firstUnmarked(ivs, max(live, from))
 	if err := w.writeOut(b, ivs, from, cut); err != nil {
 		return 0, err
 	}
-	// Keep the context from the live prefix on (b may be w.buf itself:
-	// append moves the bytes with memmove, which allows the overlap).
-	w.buf = append(w.buf[:0], b[live:]...)
-	w.hold = cut - live
+	// Keep the context from the live prefix on, and the marked byte just
+	// before it, if any: escape sequences that follow it may yet turn out
+	// to be inside a run. keep is where the buffer parses as from its
+	// start.
+	keep := live
+	if keep > 0 && markedAt(ivs, keep-1) {
+		keep--
+		if v != nil {
+			keep = v.tokenStart(keep)
+		}
+	}
+	w.carry = clipSpans(w.carry[:0], ivs, keep, cut)
+	// b may be w.buf itself: append moves the bytes with memmove, which
+	// allows the overlap.
+	w.buf = append(w.buf[:0], b[keep:]...)
+	w.hold = cut - keep
 	return len(p), nil
+}
+
+// scan returns the merged spans of b (the held context and the new
+// bytes) and the start of what is live: the longest suffix that is a
+// proper prefix of a pattern (in the raw bytes or, when b holds escape
+// sequences, in the visible text), or an escape sequence b ends inside. The visible text is computed only when
+// the Redactor matches through escape sequences and b holds an ESC byte;
+// it is returned then (nil otherwise). With final, b is the end of the
+// input so far (Flush).
+func (w *Writer) scan(b []byte, final bool) ([]span, int, *escView) {
+	var (
+		v    *escView
+		ivs  []span
+		live int
+	)
+	w.r.mu.RLock()
+	if w.r.escapes && containsESC(b) {
+		v = &w.view
+		v.build(b, final)
+		ivs, w.sivs, live = w.r.set.scanView(v, b, w.ivs[:0], w.sivs, !final)
+		live = min(v.tokenStart(live), v.tail)
+	} else {
+		ivs, live = w.r.set.scan(b, w.ivs[:0], !final)
+	}
+	w.r.mu.RUnlock()
+	ivs = mergeSpans(append(ivs, w.carry...))
+	if v != nil {
+		ivs = fillEscapes(ivs, v.escs)
+	}
+	w.ivs = ivs
+	return ivs, live, v
 }
 
 // writeOut writes the redacted form of b[from:to] to the underlying writer.
@@ -126,14 +173,11 @@ func (w *Writer) Flush() error {
 		return nil
 	}
 	b := w.buf
-	w.r.mu.RLock()
-	ivs, _ := w.r.set.scan(b, w.ivs[:0], false)
-	w.r.mu.RUnlock()
-	ivs = mergeSpans(ivs)
-	w.ivs = ivs
+	ivs, _, _ := w.scan(b, true)
 	if err := w.writeOut(b, ivs, w.hold, len(b)); err != nil {
 		return err
 	}
+	w.carry = clipSpans(w.carry[:0], ivs, 0, len(b))
 	w.hold = len(b)
 	return nil
 }
@@ -149,7 +193,8 @@ func (w *Writer) Close() error {
 	if err == nil {
 		w.err = ErrClosed
 	}
-	w.buf, w.ivs, w.out = nil, nil, nil
+	w.buf, w.ivs, w.out, w.carry, w.sivs = nil, nil, nil, nil, nil
+	w.view = escView{}
 	w.hold = 0
 	return err
 }

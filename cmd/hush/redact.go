@@ -45,10 +45,16 @@ func newRedactCmd() *cobra.Command {
 		Short: "Copy stdin to stdout with secret values replaced by " + redact.Token,
 		Long: `Copy standard input to standard output, replacing every occurrence of a
 secret value, and of its common encodings (JSON and Python string escapes,
-Python repr, HTML entities, URL and base64 encodings, hex, CRLF line ends),
-with ` + redact.Token + `. Overlapping or touching occurrences become one token.
-The encodings are matched for secrets of at least 8 bytes (or --min-length,
-if that is larger): shorter ones would match by chance.
+Python str and bytes reprs, HTML entities, LaTeX escapes, URL and base64
+encodings, base64 wrapped in lines, hex, CRLF line ends, and each line of a
+multi-line value), with ` + redact.Token + `. Overlapping or touching occurrences
+become one token. The encodings are matched for secrets of at least 8 bytes
+(or --min-length, if that is larger): shorter ones would match by chance.
+
+A value interrupted by terminal escape sequences (the colour codes of
+grep --color=always, ls --color, coloured tracebacks) is still found: the
+whole run, escape sequences included, becomes one ` + redact.Token + `.
+--binary turns this off, for input that is not text.
 
 Output leaves as soon as it is known to be safe: hush redact never waits for
 a newline or for the end of the input. It holds back only bytes that could

@@ -142,8 +142,14 @@ func report(w io.Writer, r *results) {
 	fmt.Fprintf(w, "| (one 4 KiB Write alone, for comparison) | %s | %s |\n",
 		r.cell(writeName("long", 100000, "hush", 4096, "none"), r.opTime(), integer), r.cell(writeName("long", 100000, "hush", 4096, "none"), "allocs/op", integer))
 
+	escapeTable(w, r)
+
 	fmt.Fprintf(w, "\n### Targets (issue 2)\n\n| target | measured | result |\n|---|---|---|\n")
 	for _, t := range targets(r) {
+		fmt.Fprintf(w, "| %s | %s | %s |\n", t.what, t.measured, t.result())
+	}
+	fmt.Fprintf(w, "\n### Targets (issue 12, redactor)\n\n| target | measured | result |\n|---|---|---|\n")
+	for _, t := range escapeTargets(r) {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", t.what, t.measured, t.result())
 	}
 }
