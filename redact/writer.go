@@ -15,7 +15,10 @@ var ErrClosed = errors.New("redact: Writer is closed")
 // Redactor.Redact of the whole input. It holds back only a live partial
 // match: the bytes from the start of the longest suffix of the input that is
 // a proper prefix of a pattern; everything before it leaves in the same
-// Write, in one call to the underlying writer.
+// Write, in one call to the underlying writer. In text mode (the default,
+// see Options.Binary) it also holds an escape sequence the input ends
+// inside, and escape sequences that directly follow a redacted run, until
+// the next visible byte shows whether the run goes on.
 //
 // Each Write uses the Redactor's set as it is when the Write starts, applied
 // to the held-back bytes too: a secret added between two writes is redacted
