@@ -223,69 +223,25 @@ func firstEscEndingAfter(escs []span, o int) int {
 	return k
 }
 
-// scanView is the scan of buffer b through its escape sequences, v being
-// its view. It appends to ivs, in offsets of b, each run of occurrences in
-// the visible text (occurrences merged by the union-merge-adjacent rule,
-// each run spanning from its first byte to its last in b), and every
-// occurrence in the raw bytes that overlaps an escape sequence or the
-// unfinished one at the end (the others are in the visible text too: such
-// an occurrence lies within maxLen-1 bytes of the sequence, so only those
-// windows are scanned). scratch is reused for the text's spans and returned
-// for reuse. With live, it also returns the start of the longest suffix of
-// b that is a proper prefix of a pattern, in the visible text or in the
-// raw bytes (len(b) when none).
-func (s *set) scanView(v *escView, b []byte, ivs, scratch []span, live bool) ([]span, []span, int) {
+// scanView appends to ivs, in offsets of the buffer, each run of
+// occurrences in the visible text of view v (occurrences merged by the
+// union-merge-adjacent rule, each run spanning from its first byte to its
+// last in the buffer); n is the buffer's length. The raw bytes are scanned
+// by the caller. scratch is reused for the text's spans and returned for
+// reuse. With live, it also returns the offset in the buffer of the longest
+// suffix of the visible text that is a proper prefix of a pattern (n when
+// none).
+func (s *set) scanView(v *escView, n int, ivs, scratch []span, live bool) ([]span, []span, int) {
 	sivs, liveText := s.scan(v.text, scratch[:0], live)
 	sivs = mergeSpans(sivs)
 	for _, r := range sivs {
 		ivs = append(ivs, span{v.orig(r.start), v.orig(r.end-1) + 1})
 	}
-	liveAt := len(b)
+	liveAt := n
 	if liveText < len(v.text) {
 		liveAt = v.orig(liveText)
 	}
-	// The raw windows: around each escape sequence, merged when they
-	// overlap; the last one may reach the end of b, and is then scanned
-	// for a live prefix too.
-	reach := max(s.maxLen-1, 0)
-	lo, hi := -1, -1
-	for k := 0; k <= len(v.escs); k++ {
-		e := span{v.tail, len(b)} // the unfinished sequence, if any, last
-		if k < len(v.escs) {
-			e = v.escs[k]
-		}
-		if e.start == e.end {
-			continue
-		}
-		elo, ehi := max(0, e.start-reach), min(len(b), e.end+reach)
-		if lo >= 0 && elo <= hi {
-			hi = max(hi, ehi)
-			continue
-		}
-		if lo >= 0 {
-			ivs, sivs, liveAt = s.scanWindow(b, lo, hi, ivs, sivs, live, liveAt)
-		}
-		lo, hi = elo, ehi
-	}
-	if lo >= 0 {
-		ivs, sivs, liveAt = s.scanWindow(b, lo, hi, ivs, sivs, live, liveAt)
-	}
 	return ivs, sivs, liveAt
-}
-
-// scanWindow appends to ivs the occurrences in b[lo:hi], in offsets of b,
-// using scratch; with live, when the window reaches the end of b, it also
-// lowers liveAt to the start of a live prefix found in it.
-func (s *set) scanWindow(b []byte, lo, hi int, ivs, scratch []span, live bool, liveAt int) ([]span, []span, int) {
-	last := live && hi == len(b)
-	sub, liveRaw := s.scan(b[lo:hi], scratch[:0], last)
-	for _, r := range sub {
-		ivs = append(ivs, span{lo + r.start, lo + r.end})
-	}
-	if last {
-		liveAt = min(liveAt, lo+liveRaw)
-	}
-	return ivs, sub, liveAt
 }
 
 // fillEscapes merges, in the merged and sorted spans ivs, each two

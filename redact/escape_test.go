@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -341,4 +342,42 @@ const grepOffCode = "\x1b[m\x1b[K"
 // grepLine is a line as grep --color=always prints it, match highlighted.
 func grepLine(match, rest string) []byte {
 	return []byte("\x1b[01;31m\x1b[K" + match + grepOffCode + rest + "\n")
+}
+
+// TestFormsVectorsAgainstNaive checks the expected output of every vector
+// of testdata/forms-vectors.json with the naive references, over the
+// patterns the Redactor holds for it (the secrets and their derived forms).
+func TestFormsVectorsAgainstNaive(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "forms-vectors.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Vectors []struct {
+			Name, Input, Expected string
+			Secrets, Encodings    []string
+			Binary                bool
+		}
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range f.Vectors {
+		var encs []Encoding
+		for _, e := range v.Encodings {
+			encs = append(encs, Encoding(e))
+		}
+		r := New(Options{Encodings: encs, Binary: v.Binary})
+		for _, s := range v.Secrets {
+			r.Add([]byte(s))
+		}
+		pats := r.set.index.pats
+		got := naiveEscRedact(pats, []byte(v.Input))
+		if v.Binary {
+			got = naiveRedact(pats, []byte(v.Input))
+		}
+		if string(got) != v.Expected {
+			t.Errorf("%s: naive reference gives %q, the vector expects %q", v.Name, got, v.Expected)
+		}
+	}
 }

@@ -251,17 +251,13 @@ func (r *Redactor) Len() int {
 // slice. src is treated as a whole stream: a secret cut off at the end of
 // src is not redacted (use a Writer for streams).
 func (r *Redactor) Redact(dst, src []byte) []byte {
-	var (
-		v   *escView
-		ivs []span
-	)
+	var v *escView
 	r.mu.RLock()
+	ivs, _ := r.set.scan(src, nil, false)
 	if r.escapes && containsESC(src) {
 		v = new(escView)
 		v.build(src, true)
-		ivs, _, _ = r.set.scanView(v, src, nil, nil, false)
-	} else {
-		ivs, _ = r.set.scan(src, nil, false)
+		ivs, _, _ = r.set.scanView(v, len(src), ivs, nil, false)
 	}
 	r.mu.RUnlock()
 	if len(ivs) == 0 {

@@ -15,7 +15,10 @@ var ErrClosed = errors.New("redact: Writer is closed")
 // Redactor.Redact of the whole input. It holds back only a live partial
 // match: the bytes from the start of the longest suffix of the input that is
 // a proper prefix of a pattern; everything before it leaves in the same
-// Write, in one call to the underlying writer.
+// Write, in one call to the underlying writer. In text mode (the default,
+// see Options.Binary) it also holds an escape sequence the input ends
+// inside, and escape sequences that directly follow a redacted run, until
+// the next visible byte shows whether the run goes on.
 //
 // Each Write uses the Redactor's set as it is when the Write starts, applied
 // to the held-back bytes too: a secret added between two writes is redacted
@@ -112,19 +115,18 @@ func (w *Writer) Write(p []byte) (int, error) {
 // it is returned then (nil otherwise). With final, b is the end of the
 // input so far (Flush).
 func (w *Writer) scan(b []byte, final bool) ([]span, int, *escView) {
-	var (
-		v    *escView
-		ivs  []span
-		live int
-	)
+	var v *escView
 	w.r.mu.RLock()
+	ivs, live := w.r.set.scan(b, w.ivs[:0], !final)
+	// The test for ESC comes after the scan, which has brought b into the
+	// core's cache: before it, it would pay the cache misses the scan
+	// hides behind its work.
 	if w.r.escapes && containsESC(b) {
 		v = &w.view
 		v.build(b, final)
-		ivs, w.sivs, live = w.r.set.scanView(v, b, w.ivs[:0], w.sivs, !final)
-		live = min(v.tokenStart(live), v.tail)
-	} else {
-		ivs, live = w.r.set.scan(b, w.ivs[:0], !final)
+		var liveText int
+		ivs, w.sivs, liveText = w.r.set.scanView(v, len(b), ivs, w.sivs, !final)
+		live = min(v.tokenStart(live), liveText, v.tail)
 	}
 	w.r.mu.RUnlock()
 	ivs = mergeSpans(append(ivs, w.carry...))

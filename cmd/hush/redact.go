@@ -23,6 +23,7 @@ type redactFlags struct {
 	envs        []string // --env, in order
 	encodings   string   // --encodings
 	minLength   int      // --min-length
+	binary      bool     // --binary
 }
 
 // redactSource is one value to redact and where it came from. origin names
@@ -79,6 +80,9 @@ fails; 2 for a bad command line or an unreadable or invalid secrets file.`,
   # Follow a log; redact only the exact bytes, no derived encodings
   tail -f app.log | hush redact --encodings raw --env API_KEY --env DB_PASS
 
+  # Colour codes inside a value do not hide it
+  grep --color=always DB_ app.env | hush redact --env DB_PASSWORD
+
   # Try it out
   echo 'password=hunter2-pw ok' | hush redact --secret hunter2-pw
   # prints: password=[REDACTED] ok`,
@@ -96,6 +100,7 @@ fails; 2 for a bad command line or an unreadable or invalid secrets file.`,
 		"which `FORMS` of each secret to redact: raw (exact bytes only), all, or a comma-separated list of forms ("+
 			strings.Join(redactEncodingNames(), ", ")+")")
 	fl.IntVar(&f.minLength, "min-length", 4, "redact only secrets of at least `N` bytes; shorter values are skipped with a warning")
+	fl.BoolVar(&f.binary, "binary", false, "the input is not text: match values only as contiguous bytes, not through terminal escape sequences")
 	return cmd
 }
 
@@ -210,10 +215,17 @@ func describeSecretsJSONError(data []byte, err error) string {
 // their derived forms encs for secrets of at least max(8, minLength) bytes,
 // since derived forms of shorter values would match ordinary output.
 func newRedactor(minLength int, encs []redact.Encoding) *redact.Redactor {
+	return newRedactorOptions(minLength, encs, false)
+}
+
+// newRedactorOptions is newRedactor for text output (binary false: values
+// are matched through terminal escape sequences too) or for binary input.
+func newRedactorOptions(minLength int, encs []redact.Encoding, binary bool) *redact.Redactor {
 	return redact.New(redact.Options{
 		MinLength:        minLength,
 		DerivedMinLength: max(redact.DefaultDerivedMinLength, minLength),
 		Encodings:        encs,
+		Binary:           binary,
 	})
 }
 
@@ -231,7 +243,7 @@ func runRedact(ctx context.Context, f *redactFlags, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	r := newRedactor(f.minLength, encs)
+	r := newRedactorOptions(f.minLength, encs, f.binary)
 	// Values too short are named here, by origin; the rest are loaded in
 	// one step (AddAll: a --secrets-json of thousands builds its tables
 	// once).
