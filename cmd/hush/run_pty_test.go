@@ -42,6 +42,13 @@ type termSession struct {
 // "hush run args…" on a new 24x80 pty.
 func startOnPTY(t *testing.T, args ...string) *termSession {
 	t.Helper()
+	return startOnPTYTo(t, nil, args...)
+}
+
+// startOnPTYTo is startOnPTY with hush's stdout redirected to stdout
+// (nil: the pty too).
+func startOnPTYTo(t *testing.T, stdout *os.File, args ...string) *termSession {
+	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("SKIP: python3 not found")
 	}
@@ -63,6 +70,9 @@ func startOnPTY(t *testing.T, args ...string) *termSession {
 	s.cmd = exec.Command(bin, append([]string{"run"}, args...)...)
 	s.cmd.Env = append(os.Environ(), "LEAKY="+ttyValue, "TERM=xterm")
 	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = tty, tty, tty
+	if stdout != nil {
+		s.cmd.Stdout = stdout
+	}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -271,6 +281,41 @@ func TestRunOnTerminalSIGTERM(t *testing.T) {
 	}
 	if code := s.wait(); code != 128+int(syscall.SIGTERM) {
 		t.Fatalf("exit %d, want %d", code, 128+int(syscall.SIGTERM))
+	}
+}
+
+// TestRunOnTerminalChildKilled: the child killed by SIGKILL gives 137 and
+// the terminal's mode is restored.
+func TestRunOnTerminalChildKilled(t *testing.T) {
+	s := startOnPTY(t, "--", "sh", "-c", `echo ready; sleep 0.2; kill -9 $$`)
+	s.waitFor("ready")
+	if code := s.wait(); code != 128+int(syscall.SIGKILL) {
+		t.Fatalf("exit %d, want %d", code, 128+int(syscall.SIGKILL))
+	}
+}
+
+// TestRunOnTerminalStdoutRedirected: "hush run CMD > file" at a terminal:
+// CMD's stdout is a redacted pipe to the file, its stdin and stderr are
+// the pty, and a prompt it writes to /dev/tty is redacted on the terminal.
+func TestRunOnTerminalStdoutRedirected(t *testing.T) {
+	f, err := os.Create(t.TempDir() + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := startOnPTYTo(t, f, "--", "sh", "-c", `[ -t 0 ] && [ ! -t 1 ] && echo in-tty-out-file >&2
+printf 'x%s\n' "$LEAKY"; printf 'prompt %s\n' "$LEAKY" >/dev/tty`)
+	s.waitFor("prompt [REDACTED]")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	s.waitFor("in-tty-out-file")
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if redacttest.AssertNoSecret(t, got, []byte(ttyValue)) && string(got) != "x[REDACTED]\n" {
+		t.Errorf("redirected stdout %q", got)
 	}
 }
 
