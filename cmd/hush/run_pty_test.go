@@ -270,6 +270,34 @@ func TestRunOnTerminalCtrlC(t *testing.T) {
 	}
 }
 
+// TestRunOnTerminalCtrlZ: Ctrl-Z reaches the child's line discipline as
+// SIGTSTP for its process group. The child leads its own session on hush's
+// pty, so its group is orphaned and the kernel discards a default stop:
+// nothing hangs stopped behind a terminal in raw mode, and the child goes
+// on reading keystrokes. A child that handles SIGTSTP sees it.
+func TestRunOnTerminalCtrlZ(t *testing.T) {
+	s := startOnPTY(t, "--", "python3", "-c", `import signal, sys
+signal.signal(signal.SIGTSTP, lambda *a: print("got-tstp", flush=True))
+print("ready", flush=True)
+print("read", sys.stdin.readline().strip(), flush=True)
+signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+print("default", flush=True)
+print("read", sys.stdin.readline().strip(), flush=True)`)
+	s.waitFor("ready")
+	s.typeKeys("\x1a")
+	s.waitFor("got-tstp")
+	s.typeKeys("one\r")
+	s.waitFor("read one")
+	s.waitFor("default")
+	s.typeKeys("\x1a")
+	s.assertRaw()
+	s.typeKeys("two\r")
+	s.waitFor("read two")
+	if code := s.wait(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
 // TestRunOnTerminalSIGTERM: hush itself getting SIGTERM forwards it, and
 // the terminal's mode is restored on that way out too.
 func TestRunOnTerminalSIGTERM(t *testing.T) {
