@@ -252,7 +252,7 @@ func (r *Redactor) Redact(dst, src []byte) []byte {
 	if r.escapes && containsESC(src) {
 		v = new(escView)
 		v.build(src, true)
-		ivs, _, _ = r.set.scanView(v, len(src), ivs, nil, false)
+		ivs, _, _ = r.set.scanView(v, src, ivs, nil, false)
 	}
 	r.mu.RUnlock()
 	if len(ivs) == 0 {
