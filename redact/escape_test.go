@@ -3,6 +3,7 @@ package redact
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -382,5 +383,21 @@ func TestFormsVectorsAgainstNaive(t *testing.T) {
 		if string(got) != v.Expected {
 			t.Errorf("%s: naive reference gives %q, the vector expects %q", v.Name, got, v.Expected)
 		}
+	}
+}
+
+// TestEscapeWriteAllocs: the escape-aware path, too, allocates nothing per
+// Write in steady state.
+func TestEscapeWriteAllocs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	pats := randPatterns(rng, 200, 16, 40, "abcdefghijklmnopqrstuvwxyz0123456789")
+	r := newTestRedactor(t, pats)
+	w := r.NewWriter(io.Discard)
+	chunk := escText(rng, 8192, pats[:5], "abcdefghij klmnop\n", 40)[:4096]
+	for range 3 {
+		w.Write(chunk)
+	}
+	if a := testing.AllocsPerRun(100, func() { w.Write(chunk) }); a != 0 {
+		t.Fatalf("Write of coloured output allocates %.1f times per call", a)
 	}
 }
