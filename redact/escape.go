@@ -133,50 +133,63 @@ func nfLen(b []byte) int {
 	return -1
 }
 
-// escView is a buffer seen as a terminal shows it: its visible bytes (the
-// buffer without its complete escape sequences) and where they came from.
+// escView is a buffer's escape sequences and, for one window of the
+// buffer at a time, its visible bytes (the window without its escape
+// sequences) and where they came from.
 type escView struct {
-	text []byte // the visible bytes
-	escs []span // the escape sequences, in order
-	// textAt[k] is the number of visible bytes before escs[k]: the index
-	// in text of the byte that follows it.
-	textAt []int
-	tail   int // the start of an escape sequence the buffer ends inside, or len(buffer)
+	escs []span // the escape sequences of the buffer, in order
+	tail int    // the start of an escape sequence the buffer ends inside, or len(buffer)
+
+	// The current window (see window).
+	text   []byte // its visible bytes
+	lo     int    // its start in the buffer
+	k0     int    // the index in escs of its first escape sequence
+	textAt []int  // textAt[i]: the number of visible bytes before escs[k0+i]
 }
 
-// build computes the view of b, reusing v's memory. With final, b is the
-// whole rest of the stream: a sequence cut off at its end is ordinary
-// bytes; without, it is left out of the view and tail says where it
-// starts.
+// build finds the escape sequences of b, reusing v's memory. With final, b
+// is the whole rest of the stream: a sequence cut off at its end is
+// ordinary bytes; without, tail says where it starts.
 func (v *escView) build(b []byte, final bool) {
-	v.text, v.escs, v.textAt = v.text[:0], v.escs[:0], v.textAt[:0]
+	v.escs = v.escs[:0]
 	v.tail = len(b)
 	for i := 0; i < len(b); {
 		j := bytes.IndexByte(b[i:], escByte)
 		if j < 0 {
-			v.text = append(v.text, b[i:]...)
 			return
 		}
-		v.text = append(v.text, b[i:i+j]...)
 		i += j
 		switch n := escapeLen(b[i:], final); {
 		case n > 0:
 			v.escs = append(v.escs, span{i, i + n})
-			v.textAt = append(v.textAt, len(v.text))
 			i += n
 		case n < 0:
 			v.tail = i
 			return
 		default:
-			v.text = append(v.text, escByte)
 			i++
 		}
 	}
 }
 
-// orig returns the offset in the buffer of the visible byte text[t].
+// window makes b[lo:hi], which holds exactly the escape sequences
+// escs[k0:k1], the current window: text is its visible bytes.
+func (v *escView) window(b []byte, lo, hi, k0, k1 int) {
+	v.text, v.textAt = v.text[:0], v.textAt[:0]
+	v.lo, v.k0 = lo, k0
+	at := lo
+	for _, e := range v.escs[k0:k1] {
+		v.text = append(v.text, b[at:e.start]...)
+		v.textAt = append(v.textAt, len(v.text))
+		at = e.end
+	}
+	v.text = append(v.text, b[at:hi]...)
+}
+
+// orig returns the offset in the buffer of the visible byte text[t] of the
+// current window.
 func (v *escView) orig(t int) int {
-	// k: the number of escape sequences before text[t].
+	// k: the number of the window's escape sequences before text[t].
 	k, _ := slices.BinarySearchFunc(v.textAt, t, func(at, t int) int {
 		if at <= t {
 			return -1
@@ -184,9 +197,9 @@ func (v *escView) orig(t int) int {
 		return 1
 	})
 	if k == 0 {
-		return t
+		return v.lo + t
 	}
-	return v.escs[k-1].end + t - v.textAt[k-1]
+	return v.escs[v.k0+k-1].end + t - v.textAt[k-1]
 }
 
 // tokenStart returns the start of the escape sequence holding offset o,
@@ -223,25 +236,55 @@ func firstEscEndingAfter(escs []span, o int) int {
 	return k
 }
 
-// scanView appends to ivs, in offsets of the buffer, each run of
-// occurrences in the visible text of view v (occurrences merged by the
+// scanView appends to ivs, in offsets of buffer b, each run of
+// occurrences in the visible text of b (occurrences merged by the
 // union-merge-adjacent rule, each run spanning from its first byte to its
-// last in the buffer); n is the buffer's length. The raw bytes are scanned
-// by the caller. scratch is reused for the text's spans and returned for
-// reuse. With live, it also returns the offset in the buffer of the longest
-// suffix of the visible text that is a proper prefix of a pattern (n when
-// none).
-func (s *set) scanView(v *escView, n int, ivs, scratch []span, live bool) ([]span, []span, int) {
-	sivs, liveText := s.scan(v.text, scratch[:0], live)
-	sivs = mergeSpans(sivs)
-	for _, r := range sivs {
-		ivs = append(ivs, span{v.orig(r.start), v.orig(r.end-1) + 1})
+// last in b), v holding b's escape sequences. The raw bytes are scanned by
+// the caller, and an occurrence in the visible text that spans no escape
+// sequence is one in the raw bytes too; one that spans some lies within
+// maxLen-1 bytes of them. So only windows around the escape sequences are
+// scanned: escape sequences less than maxLen bytes apart share a window,
+// which reaches maxLen-1 bytes beyond its first and last. scratch is
+// reused for the text's spans and returned for reuse. With live, it also
+// returns the offset in b of the longest suffix of the visible text that
+// spans an escape sequence or ends at an unfinished one and is a proper
+// prefix of a pattern (len(b) when none; the others are the raw scan's).
+func (s *set) scanView(v *escView, b []byte, ivs, scratch []span, live bool) ([]span, []span, int) {
+	liveAt := len(b)
+	reach := max(s.maxLen-1, 0)
+	// The sequences, and the unfinished one as an empty one at tail.
+	n := len(v.escs)
+	at := func(k int) span {
+		if k < n {
+			return v.escs[k]
+		}
+		return span{v.tail, v.tail}
 	}
-	liveAt := n
-	if liveText < len(v.text) {
-		liveAt = v.orig(liveText)
+	last := n
+	if v.tail == len(b) {
+		last = n - 1 // no unfinished sequence
 	}
-	return ivs, sivs, liveAt
+	for k := 0; k <= last; {
+		k1 := k + 1
+		for k1 <= last && at(k1).start-at(k1-1).end < s.maxLen {
+			k1++
+		}
+		lo := max(0, at(k).start-reach)
+		hi := min(v.tail, at(k1-1).end+reach)
+		v.window(b, lo, hi, k, min(k1, n))
+		scanLive := live && hi == v.tail
+		sivs, liveText := s.scan(v.text, scratch[:0], scanLive)
+		sivs = mergeSpans(sivs)
+		for _, r := range sivs {
+			ivs = append(ivs, span{v.orig(r.start), v.orig(r.end-1) + 1})
+		}
+		if scanLive && liveText < len(v.text) {
+			liveAt = v.orig(liveText)
+		}
+		scratch = sivs
+		k = k1
+	}
+	return ivs, scratch, liveAt
 }
 
 // fillEscapes merges, in the merged and sorted spans ivs, each two

@@ -3,6 +3,7 @@ package redact
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -139,11 +140,11 @@ var escPieces = []string{
 
 // escText returns random text over alphabet with patterns planted and
 // escape pieces inserted anywhere, inside the patterns too.
-func escText(rng *rand.Rand, n int, pats []string, alphabet string) []byte {
+func escText(rng *rand.Rand, n int, pats []string, alphabet string, every int) []byte {
 	plain := plantedText(rng, n, pats, alphabet)
 	var b []byte
 	for i := 0; i < len(plain); i++ {
-		if rng.IntN(6) == 0 {
+		if rng.IntN(every) == 0 {
 			b = append(b, escPieces[rng.IntN(len(escPieces))]...)
 		}
 		b = append(b, plain[i])
@@ -160,19 +161,22 @@ func TestEscapesAgainstNaive(t *testing.T) {
 	cases := []struct {
 		n, minL, maxL int
 		alphabet      string
+		size, every   int // text length, one escape piece per every bytes
 	}{
-		{4, 1, 4, "ab"},
-		{10, 3, 12, "abc"},
-		{20, 8, 30, "abcd"},
-		{30, 16, 50, "ab"},
-		{60, 1, 40, "ab[m;01"},       // patterns made of escape-sequence bytes
-		{30, 2, 20, "ab\x1b[m]\x07"}, // patterns holding escape sequences
+		{4, 1, 4, "ab", 300, 6},
+		{10, 3, 12, "abc", 300, 6},
+		{20, 8, 30, "abcd", 300, 6},
+		{30, 16, 50, "ab", 300, 6},
+		{60, 1, 40, "ab[m;01", 300, 6},       // patterns made of escape-sequence bytes
+		{30, 2, 20, "ab\x1b[m]\x07", 300, 6}, // patterns holding escape sequences
+		{20, 4, 30, "abc", 1500, 90},         // sparse escapes: several windows
+		{10, 16, 40, "ab", 1500, 150},
 	}
 	for ci, c := range cases {
 		for iter := range 40 {
 			pats := randPatterns(rng, c.n, c.minL, c.maxL, c.alphabet)
 			r := newTestRedactor(t, pats)
-			text := escText(rng, 30+rng.IntN(300), pats, c.alphabet)
+			text := escText(rng, 30+rng.IntN(c.size), pats, c.alphabet, c.every)
 			want := naiveEscRedact(pats, text)
 			if got := r.Redact(nil, text); !bytes.Equal(got, want) {
 				t.Fatalf("case %d/%d: Redact(%q) with %q = %q, want %q", ci, iter, text, pats, got, want)
@@ -379,5 +383,21 @@ func TestFormsVectorsAgainstNaive(t *testing.T) {
 		if string(got) != v.Expected {
 			t.Errorf("%s: naive reference gives %q, the vector expects %q", v.Name, got, v.Expected)
 		}
+	}
+}
+
+// TestEscapeWriteAllocs: the escape-aware path, too, allocates nothing per
+// Write in steady state.
+func TestEscapeWriteAllocs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	pats := randPatterns(rng, 200, 16, 40, "abcdefghijklmnopqrstuvwxyz0123456789")
+	r := newTestRedactor(t, pats)
+	w := r.NewWriter(io.Discard)
+	chunk := escText(rng, 8192, pats[:5], "abcdefghij klmnop\n", 40)[:4096]
+	for range 3 {
+		w.Write(chunk)
+	}
+	if a := testing.AllocsPerRun(100, func() { w.Write(chunk) }); a != 0 {
+		t.Fatalf("Write of coloured output allocates %.1f times per call", a)
 	}
 }

@@ -2,10 +2,11 @@
 // turns them into, with [REDACTED] in a stream of output bytes.
 //
 // A Redactor holds a growing set of patterns: each secret added with Add (or
-// many at once with AddAll), plus its derived encodings (JSON, repr, HTML,
-// percent, base64, hex, …) when Options.Encodings asks for them. Redact
-// rewrites one buffer; a Writer rewrites a stream, however it is split into
-// writes.
+// many at once with AddAll), plus its derived encodings (JSON, str and
+// bytes reprs, HTML, LaTeX, percent, base64 plain and wrapped in lines,
+// hex, the lines of a multi-line value, …) when Options.Encodings asks for
+// them. Redact rewrites one buffer; a Writer rewrites a stream, however it
+// is split into writes.
 //
 // The rule is union-merge-adjacent: every byte covered by any occurrence of
 // any pattern (overlapping occurrences included) is marked, and each maximal
@@ -257,7 +258,7 @@ func (r *Redactor) Redact(dst, src []byte) []byte {
 	if r.escapes && containsESC(src) {
 		v = new(escView)
 		v.build(src, true)
-		ivs, _, _ = r.set.scanView(v, len(src), ivs, nil, false)
+		ivs, _, _ = r.set.scanView(v, src, ivs, nil, false)
 	}
 	r.mu.RUnlock()
 	if len(ivs) == 0 {

@@ -70,6 +70,8 @@ const maxPatterns = 1<<31 - 1
 type set struct {
 	// index holds every pattern and whether it was added as a secret.
 	index patternIndex
+	// maxLen is the length of the longest pattern.
+	maxLen int
 
 	// tiny holds the patterns shorter than 4 bytes (only with a MinLength
 	// below 4), by first byte; nil when there are none.
@@ -154,6 +156,7 @@ func (s *set) add(p string, raw bool) bool {
 // again.
 func (s *set) insert(slot int, h uint64, p string, raw bool) {
 	s.index.insert(slot, h, p, raw)
+	s.maxLen = max(s.maxLen, len(p))
 	s.addPrefixes(p)
 	if ci := classOf(len(p)); ci >= 0 {
 		c := &s.classes[ci]

@@ -125,7 +125,7 @@ func (w *Writer) scan(b []byte, final bool) ([]span, int, *escView) {
 		v = &w.view
 		v.build(b, final)
 		var liveText int
-		ivs, w.sivs, liveText = w.r.set.scanView(v, len(b), ivs, w.sivs, !final)
+		ivs, w.sivs, liveText = w.r.set.scanView(v, b, ivs, w.sivs, !final)
 		live = min(v.tokenStart(live), liveText, v.tail)
 	}
 	w.r.mu.RUnlock()
