@@ -3,6 +3,7 @@
 package benchmarks
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os/exec"
@@ -39,6 +40,8 @@ func rusageCPU(tb testing.TB, who int) time.Duration {
 //	run-cpu-s/GB     hush run's own CPU time
 //	direct-cpu-s/GB  the direct run's reader
 //	added-cpu-s/GB   the difference: what hush run adds to reading the pipe
+//	redact-cpu-s/GB  the redactor alone on the same lines in 64 KiB writes,
+//	                 no pipe (the share of run-cpu-s/GB that is redaction)
 //	child-cpu-s/GB   the printer, direct (the same under hush run)
 func BenchmarkRunCPU(b *testing.B) {
 	if _, err := exec.LookPath("yes"); err != nil {
@@ -67,24 +70,40 @@ func BenchmarkRunCPU(b *testing.B) {
 			b.Fatalf("code %d err %v copied %d", code, err, cw.n)
 		}
 	}
+	chunk := bytes.Repeat([]byte("epoch 12 step 340 loss=0.02931 acc=0.9912 lr=3e-4\n"), (64<<10)/51)
+	redactOnly := func() {
+		cw := &countWriter{}
+		w := red.NewWriter(cw)
+		for n := 0; n < runOutputBytes; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil || cw.n < runOutputBytes {
+			b.Fatalf("redacted %d: %v", cw.n, err)
+		}
+	}
 	measure := func(f func()) (self, child time.Duration) {
 		s0, c0 := rusageCPU(b, syscall.RUSAGE_SELF), rusageCPU(b, syscall.RUSAGE_CHILDREN)
 		f()
 		return rusageCPU(b, syscall.RUSAGE_SELF) - s0, rusageCPU(b, syscall.RUSAGE_CHILDREN) - c0
 	}
 	b.SetBytes(runOutputBytes)
-	var runSelf, directSelf, directChild time.Duration
+	var runSelf, directSelf, directChild, redactSelf time.Duration
 	for b.Loop() {
 		s, c := measure(direct)
 		directSelf += s
 		directChild += c
 		s, _ = measure(hushRun)
 		runSelf += s
+		s, _ = measure(redactOnly)
+		redactSelf += s
 	}
 	perGB := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) / (float64(runOutputBytes) / 1e9) }
 	b.ReportMetric(perGB(runSelf), "run-cpu-s/GB")
 	b.ReportMetric(perGB(directSelf), "direct-cpu-s/GB")
 	b.ReportMetric(perGB(runSelf-directSelf), "added-cpu-s/GB")
+	b.ReportMetric(perGB(redactSelf), "redact-cpu-s/GB")
 	b.ReportMetric(perGB(directChild), "child-cpu-s/GB")
 }
 
