@@ -96,6 +96,13 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	defer cleanup()
 
 	s, err := wireStreams(opts, stdout, stderr)
+	if err != nil && opts.PTY {
+		// No pty to be had (no /dev/ptmx in a container, say): the child
+		// still runs, on pipes, and the user is told why.
+		fmt.Fprintf(stderr, "hush run: %v; running %s on pipes\n", err, opts.Args[0])
+		opts.PTY = false
+		s, err = wireStreams(opts, stdout, stderr)
+	}
 	if err != nil {
 		return 0, err
 	}
