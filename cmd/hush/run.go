@@ -20,6 +20,7 @@ func newRunCmd() *cobra.Command {
 	var (
 		profile   string
 		noPreload bool
+		noPTY     bool
 		minLength int
 	)
 	cmd := &cobra.Command{
@@ -36,7 +37,16 @@ dbutils.secrets.get(scope=..., key=...) as in a Databricks notebook.
 
 Before CMD starts, every secret your profile can read is loaded and
 registered (disable with --no-preload). CMD's exit code is hush run's exit
-code; SIGINT, SIGTERM and SIGHUP are forwarded to it.`,
+code; SIGINT, SIGTERM and SIGHUP are forwarded to it.
+
+When hush's stdin or stdout is a terminal, CMD runs on a pseudo-terminal
+that hush owns: CMD sees a terminal (colours, progress bars, its window
+size and changes to it, Ctrl-C and Ctrl-Z), your terminal is in raw mode
+while CMD runs and restored after, and everything CMD shows there, what
+it writes to /dev/tty (password prompts) included, is redacted, colour
+codes inside a value or not. --no-pty gives CMD plain pipes instead. When
+stdout and stderr are the same file (2>&1), they are redacted as one
+stream, so a value split between them is still caught.`,
 		Example: `  hush run -- python3 etl.py
   hush run --profile prod -- sh -c 'databricks secrets get-secret app db'`,
 		Args: cobra.MinimumNArgs(1),
@@ -54,6 +64,9 @@ code; SIGINT, SIGTERM and SIGHUP are forwarded to it.`,
 			sigs := make(chan os.Signal, 4)
 			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 			defer signal.Stop(sigs)
+			winch := make(chan os.Signal, 1)
+			signal.Notify(winch, syscall.SIGWINCH)
+			defer signal.Stop(winch)
 			// The child decides how to react to signals; hush only forwards
 			// them and waits, so the root context's cancellation is ignored.
 			code, err := runner.Run(context.WithoutCancel(c.Context()), runner.Options{
@@ -66,6 +79,8 @@ code; SIGINT, SIGTERM and SIGHUP are forwarded to it.`,
 				Bridge:   b,
 				Preload:  !noPreload,
 				Signals:  sigs,
+				PTY:      !noPTY,
+				Resize:   winch,
 			})
 			if err != nil {
 				return err
@@ -79,6 +94,7 @@ code; SIGINT, SIGTERM and SIGHUP are forwarded to it.`,
 	f := cmd.Flags()
 	f.StringVarP(&profile, "profile", "p", "", "profile of the config file to use (default: DATABRICKS_CONFIG_PROFILE or DEFAULT)")
 	f.BoolVar(&noPreload, "no-preload", false, "do not register every readable secret before starting CMD")
+	f.BoolVar(&noPTY, "no-pty", false, "give CMD pipes even when hush runs at a terminal")
 	f.IntVar(&minLength, "min-length", 0, "shortest value to redact (0: the redactor's default)")
 	f.SetInterspersed(false)
 	return cmd

@@ -9,6 +9,12 @@
 // holds back only a live partial match, released by the next write or at
 // exit. The child's exit status passes through (128+N when it was killed by
 // signal N) and the signals given to Run are forwarded to it.
+//
+// When hush runs at a terminal (Options.PTY), the child runs on a
+// pseudo-terminal hush owns instead (see streams): it sees a TTY, and
+// what it writes there, its controlling terminal /dev/tty included, is
+// read from the pty master and redacted as one stream. When stdout and
+// stderr are the same file (2>&1) they share one pipe and one redactor.
 package runner
 
 import (
@@ -57,6 +63,16 @@ type Options struct {
 	Preload bool
 	// Signals are forwarded to the child while it runs.
 	Signals <-chan os.Signal
+	// PTY runs the child on a pseudo-terminal owned by hush when Stdin or
+	// Stdout is a terminal (an *os.File), so the child sees a TTY (colours,
+	// isatty, window size, job control) while everything it writes there,
+	// /dev/tty included, still goes through the redactor. Stdin's terminal
+	// is put in raw mode for the child's lifetime and restored after.
+	// Without a terminal, or when false, the child gets pipes.
+	PTY bool
+	// Resize, with PTY, carries SIGWINCH: on each signal the pty gets the
+	// user's terminal size again, and the kernel tells the child.
+	Resize <-chan os.Signal
 }
 
 // Run runs the command and returns its exit code. An error means the
@@ -79,13 +95,26 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	}
 	defer cleanup()
 
-	c, err := startChild(opts, env)
+	s, err := wireStreams(opts, stdout, stderr)
+	if err != nil && opts.PTY {
+		// No pty to be had (no /dev/ptmx in a container, say): the child
+		// still runs, on pipes, and the user is told why.
+		fmt.Fprintf(stderr, "hush run: %v; running %s on pipes\n", err, opts.Args[0])
+		opts.PTY = false
+		s, err = wireStreams(opts, stdout, stderr)
+	}
 	if err != nil {
 		return 0, err
 	}
-	copyErrs, copied := c.copyOutput(stdout, stderr, opts.Redactor)
+	defer s.finish() // restores the terminal on every way out
+	c, err := startChild(opts, env, s)
+	if err != nil {
+		return 0, err
+	}
+	s.started(opts.Resize)
+	copyErrs, copied := copyOutputs(s.outs, opts.Redactor)
 	waitErr := c.wait(ctx, opts.Signals)
-	c.drain(copied)
+	drain(s.outs, copied)
 
 	code := exitCode(c.cmd.ProcessState)
 	if waitErr != nil && c.cmd.ProcessState == nil {
@@ -135,66 +164,48 @@ func bridgeEnv(ctx context.Context, opts Options) (env []string, cleanup func(),
 	}, nil
 }
 
-// child is a started command and the read ends of its output pipes.
+// child is a started command.
 type child struct {
-	cmd        *exec.Cmd
-	outR, errR *os.File
+	cmd *exec.Cmd
 }
 
-// startChild starts opts.Args with env, its stdout and stderr on pipes of
-// their own. Our copies of the write ends are closed, so EOF arrives when
-// the child (and whatever inherited them) exits.
-func startChild(opts Options, env []string) (*child, error) {
+// startChild starts opts.Args with env on the files s wired. With a pty
+// the child leads a new session whose controlling terminal is the pty
+// slave, so /dev/tty, job control and SIGWINCH all go through hush's pty.
+func startChild(opts Options, env []string, s *streams) (*child, error) {
 	path, err := exec.LookPath(opts.Args[0])
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("run: stdout pipe: %w", err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, fmt.Errorf("run: stderr pipe: %w", err)
 	}
 	cmd := &exec.Cmd{
 		Path:   path,
 		Args:   opts.Args,
 		Env:    env,
 		Dir:    opts.Dir,
-		Stdin:  opts.Stdin,
-		Stdout: outW,
-		Stderr: errW,
+		Stdin:  s.stdin,
+		Stdout: s.stdout,
+		Stderr: s.stderr,
+	}
+	if s.ctty >= 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: s.ctty}
 	}
 	if err := cmd.Start(); err != nil {
-		outR.Close()
-		outW.Close()
-		errR.Close()
-		errW.Close()
 		return nil, fmt.Errorf("run: start %s: %w", opts.Args[0], err)
 	}
-	// The child holds its own copies; ours must go so EOF arrives at its exit.
-	outW.Close()
-	errW.Close()
-	return &child{cmd: cmd, outR: outR, errR: errR}, nil
+	return &child{cmd: cmd}, nil
 }
 
-// copyOutput copies the child's stdout and stderr through red to stdout
-// and stderr, one goroutine each. copied is closed when both copies are
-// done; errs (stdout's, then stderr's) may be read after that.
-func (c *child) copyOutput(stdout, stderr io.Writer, red *redact.Redactor) (errs []error, copied <-chan struct{}) {
+// copyOutputs copies each read end through red to its destination, one
+// goroutine each. copied is closed when all copies are done; errs (in the
+// order of outs) may be read after that.
+func copyOutputs(outs []output, red *redact.Redactor) (errs []error, copied <-chan struct{}) {
 	var wg sync.WaitGroup
-	errs = make([]error, 2)
-	for i, p := range []struct {
-		r *os.File
-		w io.Writer
-	}{{c.outR, stdout}, {c.errR, stderr}} {
+	errs = make([]error, len(outs))
+	for i, o := range outs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = copyRedacted(p.w, p.r, red)
+			errs[i] = copyRedacted(o.w, o.r, red)
 		}()
 	}
 	done := make(chan struct{})
@@ -213,20 +224,22 @@ func (c *child) wait(ctx context.Context, sigs <-chan os.Signal) error {
 }
 
 // drain waits for the output copies to end after the child's exit, at most
-// drainGrace when a process the child left behind still holds the pipes,
-// then closes the read ends.
-func (c *child) drain(copied <-chan struct{}) {
+// drainGrace when a process the child left behind still holds the pipes
+// or the pty, then closes the read ends.
+func drain(outs []output, copied <-chan struct{}) {
 	select {
 	case <-copied:
 	case <-time.After(drainGrace):
-		// A background process the child left behind still holds the pipes.
+		// A background process the child left behind still holds them.
 		now := time.Now()
-		_ = c.outR.SetReadDeadline(now)
-		_ = c.errR.SetReadDeadline(now)
+		for _, o := range outs {
+			_ = o.r.SetReadDeadline(now)
+		}
 		<-copied
 	}
-	c.outR.Close()
-	c.errR.Close()
+	for _, o := range outs {
+		o.r.Close()
+	}
 }
 
 // forward relays signals to the child until it exits; when ctx is done it
@@ -270,7 +283,8 @@ func copyRedacted(w io.Writer, r *os.File, red *redact.Redactor) error {
 		}
 		if err != nil {
 			ferr := rw.Close()
-			if err == io.EOF || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+			// EIO is how a pty master says every slave is closed.
+			if err == io.EOF || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
 				return ferr
 			}
 			return errors.Join(err, ferr)
