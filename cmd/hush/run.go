@@ -17,12 +17,7 @@ import (
 
 // newRunCmd builds "hush run -- CMD ARGS…".
 func newRunCmd() *cobra.Command {
-	var (
-		profile   string
-		noPreload bool
-		noPTY     bool
-		minLength int
-	)
+	var o runOptions
 	cmd := &cobra.Command{
 		Use:   "run [--profile P] -- CMD [ARGS…]",
 		Short: "Run a command with its output redacted and a loopback secrets bridge",
@@ -51,53 +46,67 @@ stream, so a value split between them is still caught.`,
   hush run --profile prod -- sh -c 'databricks secrets get-secret app db'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			host, token, err := resolveUpstream(profile)
-			if err != nil {
-				return err
-			}
-			stderr := runner.SyncWriter(c.ErrOrStderr())
-			red := newRedactor(minLength, redact.AllEncodings())
-			b, err := bridge.New(bridge.Options{Upstream: host, Token: token, Redactor: red, Warn: runner.WarnTo(stderr)})
-			if err != nil {
-				return err
-			}
-			sigs := make(chan os.Signal, 4)
-			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-			defer signal.Stop(sigs)
-			winch := make(chan os.Signal, 1)
-			signal.Notify(winch, syscall.SIGWINCH)
-			defer signal.Stop(winch)
-			// The child decides how to react to signals; hush only forwards
-			// them and waits, so the root context's cancellation is ignored.
-			code, err := runner.Run(context.WithoutCancel(c.Context()), runner.Options{
-				Args:     args,
-				Env:      os.Environ(),
-				Stdin:    c.InOrStdin(),
-				Stdout:   c.OutOrStdout(),
-				Stderr:   stderr,
-				Redactor: red,
-				Bridge:   b,
-				Preload:  !noPreload,
-				Signals:  sigs,
-				PTY:      !noPTY,
-				Resize:   winch,
-			})
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return exitCodeError{code}
-			}
-			return nil
+			return runRun(c, o, args)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&profile, "profile", "p", "", "profile of the config file to use (default: DATABRICKS_CONFIG_PROFILE or DEFAULT)")
-	f.BoolVar(&noPreload, "no-preload", false, "do not register every readable secret before starting CMD")
-	f.BoolVar(&noPTY, "no-pty", false, "give CMD pipes even when hush runs at a terminal")
-	f.IntVar(&minLength, "min-length", 0, "shortest value to redact (0: the redactor's default)")
+	f.StringVarP(&o.profile, "profile", "p", "", "profile of the config file to use (default: DATABRICKS_CONFIG_PROFILE or DEFAULT)")
+	f.BoolVar(&o.noPreload, "no-preload", false, "do not register every readable secret before starting CMD")
+	f.BoolVar(&o.noPTY, "no-pty", false, "give CMD pipes even when hush runs at a terminal")
+	f.IntVar(&o.minLength, "min-length", 0, "shortest value to redact (0: the redactor's default)")
 	f.SetInterspersed(false)
 	return cmd
+}
+
+// runOptions are the flags of hush run.
+type runOptions struct {
+	profile          string
+	noPreload, noPTY bool
+	minLength        int
+}
+
+// runRun runs args under the redactor with a loopback secrets bridge of
+// the profile's server, forwarding signals and window-size changes, and
+// turns the child's exit code into hush run's.
+func runRun(c *cobra.Command, o runOptions, args []string) error {
+	host, token, err := resolveUpstream(o.profile)
+	if err != nil {
+		return err
+	}
+	stderr := runner.SyncWriter(c.ErrOrStderr())
+	red := newRedactor(o.minLength, redact.AllEncodings())
+	b, err := bridge.New(bridge.Options{Upstream: host, Token: token, Redactor: red, Warn: runner.WarnTo(stderr)})
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	defer signal.Stop(winch)
+	// The child decides how to react to signals; hush only forwards
+	// them and waits, so the root context's cancellation is ignored.
+	code, err := runner.Run(context.WithoutCancel(c.Context()), runner.Options{
+		Args:     args,
+		Env:      os.Environ(),
+		Stdin:    c.InOrStdin(),
+		Stdout:   c.OutOrStdout(),
+		Stderr:   stderr,
+		Redactor: red,
+		Bridge:   b,
+		Preload:  !o.noPreload,
+		Signals:  sigs,
+		PTY:      !o.noPTY,
+		Resize:   winch,
+	})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitCodeError{code}
+	}
+	return nil
 }
 
 // resolveUpstream finds the server and token hush run and hush proxy
