@@ -55,7 +55,7 @@ func bindFrontend(ctx context.Context, ci ConnectionInfo, signer *jupyter.Signer
 		port int
 	}{{"shell", s.shell, ci.ShellPort}, {"control", s.control, ci.ControlPort}, {"stdin", s.stdin, ci.StdinPort},
 		{"iopub", s.iopub, ci.IOPubPort}, {"hb", s.hb, ci.HBPort}} {
-		if err := b.sk.Listen(ci.endpoint(b.port)); err != nil {
+		if err := b.sk.Listen(ci.guardedEndpoint(b.port)); err != nil {
 			s.close()
 			return nil, fmt.Errorf("bind the frontend's %s socket %s: %w", b.name, ci.endpoint(b.port), err)
 		}
