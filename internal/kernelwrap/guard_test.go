@@ -139,3 +139,25 @@ func TestFrameCheck(t *testing.T) {
 		t.Fatal("a message over the bound in two frames was accepted")
 	}
 }
+
+// TestHeartbeatSurvivesMalformedPing: a DEALER that pings without the
+// empty delimiter frame a REP socket expects (an error for go-zeromq's
+// REP) does not stop the heartbeat; before, the echo loop ended and every
+// frontend then saw the kernel as dead.
+func TestHeartbeatSurvivesMalformedPing(t *testing.T) {
+	ci := startSleepingKernel(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := zmq4.NewDealer(ctx, zmq4.WithDialerMaxRetries(-1), zmq4.WithDialerRetry(50*time.Millisecond))
+	defer d.Close()
+	if err := d.Dial(ci.endpoint(ci.HBPort)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Send(zmq4.NewMsgString("ping")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the wrapper read it first
+	if !pingFrontendHeartbeat(t, ci) {
+		t.Fatal("the heartbeat stopped answering after a malformed ping")
+	}
+}

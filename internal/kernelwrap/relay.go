@@ -374,10 +374,13 @@ func echoHeartbeat(ctx context.Context, hb zmq4.Socket, beat *innerBeat, logf fu
 	for {
 		m, err := hb.Recv()
 		if err != nil {
-			if ctx.Err() == nil {
-				logf("hush kernel: heartbeat: %v", err)
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return
 			}
-			return
+			// One client's malformed ping (no empty delimiter frame)
+			// must not stop the heartbeat for every frontend.
+			logf("hush kernel: heartbeat: ignored a malformed ping: %v", err)
+			continue
 		}
 		if !beat.alive(time.Now()) {
 			continue
