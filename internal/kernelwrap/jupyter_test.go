@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -48,6 +49,7 @@ type kernelEnv struct {
 	env  []string
 	data string // JUPYTER_DATA_DIR
 	path string // JUPYTER_PATH (specs to wrap)
+	srv  *servertest.Server
 }
 
 func newKernelEnv(t *testing.T) *kernelEnv {
@@ -64,6 +66,7 @@ func newKernelEnv(t *testing.T) *kernelEnv {
 		t.Fatalf("build hush: %v\n%s", err, out)
 	}
 	srv := servertest.Start(t)
+	ke.srv = srv
 	post(t, srv, dbapi.PathScopesCreate, dbapi.CreateScopeRequest{Scope: "kw"})
 	put(t, srv, "preloaded", preloadedSecret)
 	put(t, srv, "fetched", fetchedSecret)
@@ -328,5 +331,40 @@ func TestWrapperDropsBadSignatures(t *testing.T) {
 	}
 	if !bytes.Contains(res.stderr, []byte("dropped a shell message from the frontend: decode zmq message: invalid message signature")) {
 		t.Fatal("the dropped message was not logged")
+	}
+}
+
+// binarySecret is a value that is not valid UTF-8: getBytes returns it as
+// is, get decodes it with U+FFFD in place of the bad byte.
+var binarySecret = []byte("kw-binary-\xff\xfe-value-3c9a")
+
+// TestWrappedKernelRedactsEveryMessageType sends every kind of message a
+// kernel can send, each holding a secret: output of subprocesses and of the
+// kernel's raw fds, update_display_data, a ? page and set_next_input
+// payload, comm_open/comm_msg data and buffers, user_expressions,
+// inspect/complete/history replies, a getpass prompt, and a value that is
+// not valid UTF-8 printed as bytes, as str and raw. None reaches the client.
+func TestWrappedKernelRedactsEveryMessageType(t *testing.T) {
+	ke := newKernelEnv(t)
+	b64 := base64.StdEncoding.EncodeToString(binarySecret)
+	post(t, ke.srv, dbapi.PathSecretsPut, dbapi.PutSecretRequest{Scope: "kw", Key: "binary", BytesValue: &b64})
+	res := ke.drive(t, "hush-python3", "every-message")
+	redacttest.AssertNoSecret(t, res.raw, binarySecret, []byte(strings.ToValidUTF8(string(binarySecret), "\uFFFD")))
+	for _, f := range res.facts {
+		if f["status"] != "ok" && f["cell"] != "traceback_local" {
+			t.Errorf("%v%v: status %v", f["step"], f["cell"], f["status"])
+		}
+	}
+	if len(res.facts) < 20 {
+		t.Fatalf("only %d steps ran", len(res.facts))
+	}
+	for _, seen := range []string{`"msg_type": "comm_open"`, `"msg_type": "comm_msg"`, `"msg_type": "update_display_data"`,
+		`"source": "page"`, `"source": "set_next_input"`, `"password": true`, `"user_expressions": {"x"`} {
+		if !bytes.Contains(res.raw, []byte(seen)) {
+			t.Errorf("no message with %s reached the client", seen)
+		}
+	}
+	if n := bytes.Count(res.raw, []byte("[REDACTED]")); n < 20 {
+		t.Errorf("only %d [REDACTED] in what the client received", n)
 	}
 }

@@ -227,6 +227,61 @@ def scenario_badsig(d):
     d.km.shutdown_kernel(now=False)
 
 
+def scenario_every_message(d):
+    """Every kind of message a kernel sends, each carrying a secret; the Go
+    test checks that none reaches the client. Facts say what ran."""
+    kc = d.kc
+    setup = ("import base64, os, subprocess, sys, time\n"
+             "v = dbutils.secrets.get(scope='kw', key='fetched')\n"
+             "b = dbutils.secrets.getBytes(scope='kw', key='binary')\n"
+             "bs = dbutils.secrets.get(scope='kw', key='binary')\n")
+    msgs, reply = d.run(setup)
+    fact(step="setup", status=reply["content"]["status"])
+    cells = {
+        "bytes_repr": "print(b)",
+        "bytes_str": "print(bs)",
+        "bytes_raw": "os.write(1, b + b'\\n'); sys.stdout.write(b.decode('latin-1')); sys.stdout.flush()",
+        "shell_echo": "!echo $v",
+        "os_system": "os.system('echo ' + v)",
+        "subprocess": "subprocess.run(['sh', '-c', 'echo ' + v + '; echo ' + v + ' >&2'])",
+        "raw_fd": "os.write(1, (v + '\\n').encode()); os.write(2, (v + '\\n').encode())",
+        "update_display": "h = display('x', display_id=True); h.update(v)",
+        "page": "v?",
+        "next_input": "get_ipython().set_next_input(v)",
+        "comm": ("from ipykernel.comm import Comm\n"
+                 "c = Comm(target_name='hush.test', data={'v': v}, buffers=[v.encode()])\n"
+                 "c.send({'again': v}, buffers=[v.encode(), b])"),
+        "env": "print(os.environ)",
+        "warning": "import warnings; warnings.warn(v)",
+        "traceback_local": "def f(x):\n    raise KeyError(x)\nf(v)",
+    }
+    for name, code in cells.items():
+        msgs, reply = d.run(code)
+        fact(cell=name, status=reply["content"]["status"], n=len(msgs), ename=reply["content"].get("ename", ""))
+    msg_id = kc.execute("1", user_expressions={"x": "v", "y": "b"})
+    fact(step="user_expressions", status=d.reply(msg_id, 30)["content"]["status"])
+    msg_id = kc.inspect("v", 1, detail_level=1)
+    r = d.reply(msg_id, 30)
+    fact(step="inspect", status=r["content"]["status"], found=r["content"].get("found"))
+    msg_id = kc.complete("v.", 2)
+    fact(step="complete", status=d.reply(msg_id, 30)["content"]["status"])
+    msg_id = kc.history(raw=True, output=True, hist_access_type="tail", n=100)
+    fact(step="history", status=d.reply(msg_id, 30)["content"]["status"])
+    msgs, reply = d.run("import getpass; x = getpass.getpass('pw ' + v + ': '); print('got', len(x))",
+                        stdin_reply="fine")
+    fact(cell="getpass", status=reply["content"]["status"])
+    info = kc.kernel_info(reply=True, timeout=30)
+    emit(event="msg", channel="shell", msg=info)
+    # drain what else came on iopub (comm messages, late output)
+    end = time.time() + 2
+    while time.time() < end:
+        try:
+            emit(event="msg", channel="iopub", msg=kc.get_iopub_msg(timeout=0.2))
+        except Exception:
+            pass
+    d.km.shutdown_kernel(now=False)
+
+
 def main():
     name, scenario = sys.argv[1], sys.argv[2]
     d = Driver(name)
