@@ -99,6 +99,9 @@ const (
 	drainQuiet = 150 * time.Millisecond
 	drainMax   = 2 * time.Second
 	pubFlush   = 200 * time.Millisecond
+	// preloadGrace is how long a kernel that exited waits for a preload
+	// still running before its held output is withheld.
+	preloadGrace = 5 * time.Second
 )
 
 // Run wraps the inner kernel until it exits and returns its exit code
@@ -157,7 +160,7 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	}
 	defer removeInner()
 
-	k, err := startKernel(opts, env, innerPath)
+	k, err := startKernel(opts, env, innerPath, preloaded)
 	if err != nil {
 		return 0, err
 	}
@@ -172,6 +175,15 @@ func Run(ctx context.Context, opts Options) (int, error) {
 
 	<-k.exited
 	w.drain()
+	// A kernel that exits at once (a bad argv, a crash) may have printed
+	// before the preload finished: give the preload a moment to end on its
+	// own, so its output is checked against every secret. What is still
+	// held after that is withheld.
+	select {
+	case <-preloaded:
+	case <-time.After(preloadGrace):
+		k.withholdOutput()
+	}
 	stopBridge() // also ends a preload still running
 	closeInner()
 	<-relayDone
