@@ -154,6 +154,13 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Both keys are credentials of this kernel: the inner kernel can print
+	// them (%connect_info, its connection file, session.key), and a saved
+	// notebook showing the inner key lets anyone on the host talk to the
+	// inner kernel past the redactor.
+	if err := registerKeys(opts.Redactor, ci.Key, innerCI.Key); err != nil {
+		return 0, err
+	}
 	innerPath, removeInner, err := writeConnectionFile(innerCI)
 	if err != nil {
 		return 0, err
@@ -242,6 +249,20 @@ func startBridge(ctx context.Context, opts Options, logf func(string, ...any)) (
 		})
 	}
 	return runner.ChildEnv(base, srv.URL, opts.Bridge.Token()), preloaded, stop, nil
+}
+
+// registerKeys registers the connection keys with the redactor; a key too
+// short to redact is skipped (it would be no credential anyway).
+func registerKeys(r *redact.Redactor, keys ...string) error {
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if err := r.Add([]byte(k)); err != nil && !errors.Is(err, redact.ErrTooShort) {
+			return fmt.Errorf("register the connection key: %w", err)
+		}
+	}
+	return nil
 }
 
 // withoutVar returns env without the variable name.
