@@ -22,6 +22,8 @@ import (
 //     without a deadline, so one client that connects and says nothing (a
 //     port scan, a stuck process) keeps every later frontend out of that
 //     socket for good;
+//   - it writes to a peer from the sending goroutine, so a peer that stops
+//     reading stalls every message sent after it (see guardConn.write);
 //   - it allocates each frame at the size the peer announces before reading
 //     it, so a single 9-byte frame header announcing a terabyte ends the
 //     wrapper (and with it the kernel) with "out of memory".
@@ -45,6 +47,9 @@ const (
 	// maxHandshakeCommand bounds the READY command (socket type and
 	// identity metadata: a few hundred bytes in practice).
 	maxHandshakeCommand = 64 << 10
+	// frontWriteTimeout is how long a write to a frontend may block (the
+	// peer reads nothing) before the connection is cut.
+	frontWriteTimeout = 10 * time.Second
 	// zmtpGreetingLen is the length of a ZMTP 3 greeting.
 	zmtpGreetingLen = 64
 )
@@ -251,7 +256,7 @@ func (c *guardConn) Read(p []byte) (int, error) {
 
 func (c *guardConn) Write(p []byte) (int, error) {
 	if len(c.unsent) == 0 {
-		return c.Conn.Write(p)
+		return c.write(p)
 	}
 	k := min(len(p), len(c.unsent))
 	if !bytes.Equal(p[:k], c.unsent[:k]) {
@@ -262,8 +267,25 @@ func (c *guardConn) Write(p []byte) (int, error) {
 	if k == len(p) {
 		return len(p), nil
 	}
-	n, err := c.Conn.Write(p[k:])
+	n, err := c.write(p[k:])
 	return k + n, err
+}
+
+// write writes p within frontWriteTimeout. go-zeromq writes to a peer
+// from the goroutine that sends, and the wrapper sends every reply and
+// iopub message from one goroutine: a client that stops reading (its
+// receive queue full) would stall the kernel's output for every frontend.
+// A peer that reads nothing for frontWriteTimeout is cut off instead, as
+// libzmq drops what a full peer cannot take.
+func (c *guardConn) write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(frontWriteTimeout)); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Write(p)
+	if err != nil {
+		c.Conn.Close() // later writes fail at once, the reader ends
+	}
+	return n, err
 }
 
 // frameCheck follows the ZMTP framing of a byte stream (after the

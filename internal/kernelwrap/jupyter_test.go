@@ -368,3 +368,15 @@ func TestWrappedKernelRedactsEveryMessageType(t *testing.T) {
 		t.Errorf("only %d [REDACTED] in what the client received", n)
 	}
 }
+
+// TestStuckClientDoesNotStallTheKernel: a client that floods shell with
+// requests and never reads the replies is cut off, and another client's
+// cell still runs and shows its output. Before, the wrapper's one sending
+// goroutine blocked on the stuck client and every frontend waited forever.
+func TestStuckClientDoesNotStallTheKernel(t *testing.T) {
+	ke := newKernelEnv(t)
+	res := ke.drive(t, "hush-python3", "stuck-client")
+	if f := res.fact(t, "other_client"); f["other_client"] != "42\n" {
+		t.Fatalf("the other client's cell showed %q (after %v s)", f["other_client"], f["seconds"])
+	}
+}

@@ -282,6 +282,30 @@ def scenario_every_message(d):
     d.km.shutdown_kernel(now=False)
 
 
+def scenario_stuck_client(d):
+    """A client that sends requests on shell and never reads the replies
+    must not stall the kernel for the other clients."""
+    import zmq
+    from jupyter_client.session import Session
+
+    info = d.km.get_connection_info()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, b"stuck-client")
+    sock.setsockopt(zmq.RCVHWM, 1)
+    sock.setsockopt(zmq.RCVBUF, 4096)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect("%s://%s:%d" % (info["transport"], info["ip"], info["shell_port"]))
+    sess = Session(key=info["key"], signature_scheme=info["signature_scheme"])
+    for _ in range(3000):
+        sess.send(sock, "kernel_info_request", {})
+    time.sleep(5)
+    start = time.time()
+    msgs, reply = d.run("print(6 * 7)", timeout=60)
+    fact(other_client=stream_text(msgs), seconds=time.time() - start)
+    sock.close()
+    d.km.shutdown_kernel(now=False)
+
+
 def main():
     name, scenario = sys.argv[1], sys.argv[2]
     d = Driver(name)
