@@ -350,6 +350,13 @@ func TestWrappedKernelRedactsEveryMessageType(t *testing.T) {
 	post(t, ke.srv, dbapi.PathSecretsPut, dbapi.PutSecretRequest{Scope: "kw", Key: "binary", BytesValue: &b64})
 	res := ke.drive(t, "hush-python3", "every-message")
 	redacttest.AssertNoSecret(t, res.raw, binarySecret, []byte(strings.ToValidUTF8(string(binarySecret), "\uFFFD")))
+	// The bytes' repr (b'kw-binary-\xff\xfe-...') and the str's JSON escape
+	// are forms of their own: no part of the value may show in any form.
+	for _, part := range []string{"kw-binary-", "-value-3c9a"} {
+		if n := bytes.Count(res.raw, []byte(part)); n > 0 {
+			t.Errorf("%d messages show part %d of the binary secret", n, len(part))
+		}
+	}
 	for _, f := range res.facts {
 		if f["status"] != "ok" && f["cell"] != "traceback_local" {
 			t.Errorf("%v%v: status %v", f["step"], f["cell"], f["status"])

@@ -240,7 +240,7 @@ def scenario_every_message(d):
     cells = {
         "bytes_repr": "print(b)",
         "bytes_str": "print(bs)",
-        "bytes_raw": "os.write(1, b + b'\\n'); sys.stdout.write(b.decode('latin-1')); sys.stdout.flush()",
+        "bytes_raw": "os.write(1, b + b'\\n'); os.write(2, b)",
         "shell_echo": "!echo $v",
         "os_system": "os.system('echo ' + v)",
         "subprocess": "subprocess.run(['sh', '-c', 'echo ' + v + '; echo ' + v + ' >&2'])",
@@ -258,6 +258,9 @@ def scenario_every_message(d):
     for name, code in cells.items():
         msgs, reply = d.run(code)
         fact(cell=name, status=reply["content"]["status"], n=len(msgs), ename=reply["content"].get("ename", ""))
+    # ipykernel aborts requests that come in right after an error
+    # (stop_on_error, the traceback cell): give it that moment.
+    time.sleep(1)
     msg_id = kc.execute("1", user_expressions={"x": "v", "y": "b"})
     fact(step="user_expressions", status=d.reply(msg_id, 30)["content"]["status"])
     msg_id = kc.inspect("v", 1, detail_level=1)
