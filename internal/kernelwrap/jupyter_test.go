@@ -387,3 +387,16 @@ func TestStuckClientDoesNotStallTheKernel(t *testing.T) {
 		t.Fatalf("the other client's cell showed %q (after %v s)", f["other_client"], f["seconds"])
 	}
 }
+
+// TestAnonymousClientsGetTheirOwnReplies: clients that set no ZeroMQ
+// identity (a raw DEALER) get a routing identity of their own, as libzmq
+// gives them; before, go-zeromq's ROUTER routed them all by the empty
+// identity, so every anonymous client received the others' replies.
+func TestAnonymousClientsGetTheirOwnReplies(t *testing.T) {
+	ke := newKernelEnv(t)
+	res := ke.drive(t, "hush-python3", "anonymous-clients")
+	f := res.fact(t, "anon_answered")
+	if f["anon_answered"] != true || f["anon_other_got_it"] != false {
+		t.Fatalf("anonymous client answered %v; the other anonymous client got the reply too: %v", f["anon_answered"], f["anon_other_got_it"])
+	}
+}

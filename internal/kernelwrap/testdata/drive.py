@@ -309,6 +309,30 @@ def scenario_stuck_client(d):
     d.km.shutdown_kernel(now=False)
 
 
+def scenario_anonymous_clients(d):
+    """Two clients without a ZeroMQ identity on shell: each gets the reply
+    to its own request only."""
+    import zmq
+    from jupyter_client.session import Session
+
+    info = d.km.get_connection_info()
+    sess = Session(key=info["key"], signature_scheme=info["signature_scheme"])
+    socks = []
+    for _ in range(2):
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect("%s://%s:%d" % (info["transport"], info["ip"], info["shell_port"]))
+        socks.append(sock)
+    time.sleep(1)
+    sent = sess.send(socks[0], "kernel_info_request", {})
+    got = socks[0].poll(20000)
+    other = socks[1].poll(3000)
+    fact(anon_answered=bool(got), anon_other_got_it=bool(other))
+    for sock in socks:
+        sock.close()
+    d.km.shutdown_kernel(now=False)
+
+
 def main():
     name, scenario = sys.argv[1], sys.argv[2]
     d = Driver(name)
