@@ -70,6 +70,16 @@ func (ci ConnectionInfo) endpoint(port int) string {
 	return "tcp://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
+// guardedEndpoint is endpoint(port) on the guarded transport of the same
+// kind (see guard.go), for the sockets the frontend connects to.
+func (ci ConnectionInfo) guardedEndpoint(port int) string {
+	ep := ci.endpoint(port)
+	if ci.Transport == "ipc" {
+		return guardedIPC + strings.TrimPrefix(ep, "ipc")
+	}
+	return guardedTCP + strings.TrimPrefix(ep, "tcp")
+}
+
 // innerConnection returns connection info for the inner kernel: loopback
 // TCP on five free ports and a fresh random key.
 func innerConnection(scheme string) (ConnectionInfo, error) {

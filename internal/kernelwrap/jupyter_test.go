@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -48,6 +49,7 @@ type kernelEnv struct {
 	env  []string
 	data string // JUPYTER_DATA_DIR
 	path string // JUPYTER_PATH (specs to wrap)
+	srv  *servertest.Server
 }
 
 func newKernelEnv(t *testing.T) *kernelEnv {
@@ -64,6 +66,7 @@ func newKernelEnv(t *testing.T) *kernelEnv {
 		t.Fatalf("build hush: %v\n%s", err, out)
 	}
 	srv := servertest.Start(t)
+	ke.srv = srv
 	post(t, srv, dbapi.PathScopesCreate, dbapi.CreateScopeRequest{Scope: "kw"})
 	put(t, srv, "preloaded", preloadedSecret)
 	put(t, srv, "fetched", fetchedSecret)
@@ -328,5 +331,72 @@ func TestWrapperDropsBadSignatures(t *testing.T) {
 	}
 	if !bytes.Contains(res.stderr, []byte("dropped a shell message from the frontend: decode zmq message: invalid message signature")) {
 		t.Fatal("the dropped message was not logged")
+	}
+}
+
+// binarySecret is a value that is not valid UTF-8: getBytes returns it as
+// is, get decodes it with U+FFFD in place of the bad byte.
+var binarySecret = []byte("kw-binary-\xff\xfe-value-3c9a")
+
+// TestWrappedKernelRedactsEveryMessageType sends every kind of message a
+// kernel can send, each holding a secret: output of subprocesses and of the
+// kernel's raw fds, update_display_data, a ? page and set_next_input
+// payload, comm_open/comm_msg data and buffers, user_expressions,
+// inspect/complete/history replies, a getpass prompt, and a value that is
+// not valid UTF-8 printed as bytes, as str and raw. None reaches the client.
+func TestWrappedKernelRedactsEveryMessageType(t *testing.T) {
+	ke := newKernelEnv(t)
+	b64 := base64.StdEncoding.EncodeToString(binarySecret)
+	post(t, ke.srv, dbapi.PathSecretsPut, dbapi.PutSecretRequest{Scope: "kw", Key: "binary", BytesValue: &b64})
+	res := ke.drive(t, "hush-python3", "every-message")
+	redacttest.AssertNoSecret(t, res.raw, binarySecret, []byte(strings.ToValidUTF8(string(binarySecret), "\uFFFD")))
+	// The bytes' repr (b'kw-binary-\xff\xfe-...') and the str's JSON escape
+	// are forms of their own: no part of the value may show in any form.
+	for _, part := range []string{"kw-binary-", "-value-3c9a"} {
+		if n := bytes.Count(res.raw, []byte(part)); n > 0 {
+			t.Errorf("%d messages show part %d of the binary secret", n, len(part))
+		}
+	}
+	for _, f := range res.facts {
+		if f["status"] != "ok" && f["cell"] != "traceback_local" {
+			t.Errorf("%v%v: status %v", f["step"], f["cell"], f["status"])
+		}
+	}
+	if len(res.facts) < 20 {
+		t.Fatalf("only %d steps ran", len(res.facts))
+	}
+	for _, seen := range []string{`"msg_type": "comm_open"`, `"msg_type": "comm_msg"`, `"msg_type": "update_display_data"`,
+		`"source": "page"`, `"source": "set_next_input"`, `"password": true`, `"user_expressions": {"x"`} {
+		if !bytes.Contains(res.raw, []byte(seen)) {
+			t.Errorf("no message with %s reached the client", seen)
+		}
+	}
+	if n := bytes.Count(res.raw, []byte("[REDACTED]")); n < 20 {
+		t.Errorf("only %d [REDACTED] in what the client received", n)
+	}
+}
+
+// TestStuckClientDoesNotStallTheKernel: a client that floods shell with
+// requests and never reads the replies is cut off, and another client's
+// cell still runs and shows its output. Before, the wrapper's one sending
+// goroutine blocked on the stuck client and every frontend waited forever.
+func TestStuckClientDoesNotStallTheKernel(t *testing.T) {
+	ke := newKernelEnv(t)
+	res := ke.drive(t, "hush-python3", "stuck-client")
+	if f := res.fact(t, "other_client"); f["other_client"] != "42\n" {
+		t.Fatalf("the other client's cell showed %q (after %v s)", f["other_client"], f["seconds"])
+	}
+}
+
+// TestAnonymousClientsGetTheirOwnReplies: clients that set no ZeroMQ
+// identity (a raw DEALER) get a routing identity of their own, as libzmq
+// gives them; before, go-zeromq's ROUTER routed them all by the empty
+// identity, so every anonymous client received the others' replies.
+func TestAnonymousClientsGetTheirOwnReplies(t *testing.T) {
+	ke := newKernelEnv(t)
+	res := ke.drive(t, "hush-python3", "anonymous-clients")
+	f := res.fact(t, "anon_answered")
+	if f["anon_answered"] != true || f["anon_other_got_it"] != false {
+		t.Fatalf("anonymous client answered %v; the other anonymous client got the reply too: %v", f["anon_answered"], f["anon_other_got_it"])
 	}
 }

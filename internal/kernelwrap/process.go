@@ -23,14 +23,17 @@ type kernelProc struct {
 	cmd            *exec.Cmd
 	pgid           int
 	stdout, stderr *redact.Writer
-	exited         chan struct{}
-	waitErr        error
+	// gates hold the raw output until the secrets are preloaded.
+	gates   [2]*outputGate
+	exited  chan struct{}
+	waitErr error
 }
 
 // startKernel starts the inner kernel in a process group of its own (so an
 // interrupt reaches it exactly once, from the wrapper) that is killed when
-// the wrapper dies (see setDeathSignal), with its output redacted.
-func startKernel(opts Options, env []string, innerPath string) (*kernelProc, error) {
+// the wrapper dies (see setDeathSignal), with its output redacted once
+// preloaded is closed (held until then).
+func startKernel(opts Options, env []string, innerPath string, preloaded <-chan struct{}) (*kernelProc, error) {
 	argv := innerArgv(opts.Argv, opts.ConnectionFile, innerPath)
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
@@ -41,13 +44,19 @@ func startKernel(opts Options, env []string, innerPath string) (*kernelProc, err
 		stderr: opts.Redactor.NewWriter(orDiscard(opts.Stderr)),
 		exited: make(chan struct{}),
 	}
-	k.cmd = &exec.Cmd{Path: path, Args: argv, Env: env, Stdout: k.stdout, Stderr: k.stderr, WaitDelay: outputWaitDelay}
+	k.gates = [2]*outputGate{{w: k.stdout}, {w: k.stderr}}
+	k.cmd = &exec.Cmd{Path: path, Args: argv, Env: env, Stdout: k.gates[0], Stderr: k.gates[1], WaitDelay: outputWaitDelay}
 	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	setDeathSignal(k.cmd.SysProcAttr)
 	if err := k.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the inner kernel %s: %w", argv[0], err)
 	}
 	k.pgid = k.cmd.Process.Pid
+	go func() {
+		<-preloaded
+		k.gates[0].release()
+		k.gates[1].release()
+	}()
 	go func() {
 		k.waitErr = k.cmd.Wait()
 		close(k.exited)
@@ -108,6 +117,14 @@ func (k *kernelProc) handleSignals(ctx context.Context, sigs <-chan os.Signal, l
 	}
 }
 
+// withholdOutput replaces the output still held (the preload did not
+// finish) by a notice and lets later output through.
+func (k *kernelProc) withholdOutput() {
+	for _, g := range k.gates {
+		g.withhold()
+	}
+}
+
 // signal sends sig to the inner kernel's process group.
 func (k *kernelProc) signal(sig syscall.Signal) {
 	if err := syscall.Kill(-k.pgid, sig); err != nil {
@@ -135,6 +152,7 @@ func (k *kernelProc) code() int {
 // outputErr flushes the held tail of the kernel's redacted output and
 // reports a failure to copy it (not the kernel's own exit status).
 func (k *kernelProc) outputErr() error {
+	k.withholdOutput() // a no-op once released
 	err := errors.Join(k.stdout.Close(), k.stderr.Close())
 	var ee *exec.ExitError
 	if k.waitErr != nil && !errors.As(k.waitErr, &ee) && !errors.Is(k.waitErr, exec.ErrWaitDelay) {

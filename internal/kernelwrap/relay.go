@@ -55,7 +55,7 @@ func bindFrontend(ctx context.Context, ci ConnectionInfo, signer *jupyter.Signer
 		port int
 	}{{"shell", s.shell, ci.ShellPort}, {"control", s.control, ci.ControlPort}, {"stdin", s.stdin, ci.StdinPort},
 		{"iopub", s.iopub, ci.IOPubPort}, {"hb", s.hb, ci.HBPort}} {
-		if err := b.sk.Listen(ci.endpoint(b.port)); err != nil {
+		if err := b.sk.Listen(ci.guardedEndpoint(b.port)); err != nil {
 			s.close()
 			return nil, fmt.Errorf("bind the frontend's %s socket %s: %w", b.name, ci.endpoint(b.port), err)
 		}
@@ -374,10 +374,13 @@ func echoHeartbeat(ctx context.Context, hb zmq4.Socket, beat *innerBeat, logf fu
 	for {
 		m, err := hb.Recv()
 		if err != nil {
-			if ctx.Err() == nil {
-				logf("hush kernel: heartbeat: %v", err)
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return
 			}
-			return
+			// One client's malformed ping (no empty delimiter frame)
+			// must not stop the heartbeat for every frontend.
+			logf("hush kernel: heartbeat: ignored a malformed ping: %v", err)
+			continue
 		}
 		if !beat.alive(time.Now()) {
 			continue

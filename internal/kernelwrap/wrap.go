@@ -99,6 +99,9 @@ const (
 	drainQuiet = 150 * time.Millisecond
 	drainMax   = 2 * time.Second
 	pubFlush   = 200 * time.Millisecond
+	// preloadGrace is how long a kernel that exited waits for a preload
+	// still running before its held output is withheld.
+	preloadGrace = 5 * time.Second
 )
 
 // Run wraps the inner kernel until it exits and returns its exit code
@@ -151,13 +154,20 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Both keys are credentials of this kernel: the inner kernel can print
+	// them (%connect_info, its connection file, session.key), and a saved
+	// notebook showing the inner key lets anyone on the host talk to the
+	// inner kernel past the redactor.
+	if err := registerKeys(opts.Redactor, ci.Key, innerCI.Key); err != nil {
+		return 0, err
+	}
 	innerPath, removeInner, err := writeConnectionFile(innerCI)
 	if err != nil {
 		return 0, err
 	}
 	defer removeInner()
 
-	k, err := startKernel(opts, env, innerPath)
+	k, err := startKernel(opts, env, innerPath, preloaded)
 	if err != nil {
 		return 0, err
 	}
@@ -172,6 +182,15 @@ func Run(ctx context.Context, opts Options) (int, error) {
 
 	<-k.exited
 	w.drain()
+	// A kernel that exits at once (a bad argv, a crash) may have printed
+	// before the preload finished: give the preload a moment to end on its
+	// own, so its output is checked against every secret. What is still
+	// held after that is withheld.
+	select {
+	case <-preloaded:
+	case <-time.After(preloadGrace):
+		k.withholdOutput()
+	}
 	stopBridge() // also ends a preload still running
 	closeInner()
 	<-relayDone
@@ -230,6 +249,20 @@ func startBridge(ctx context.Context, opts Options, logf func(string, ...any)) (
 		})
 	}
 	return runner.ChildEnv(base, srv.URL, opts.Bridge.Token()), preloaded, stop, nil
+}
+
+// registerKeys registers the connection keys with the redactor; a key too
+// short to redact is skipped (it would be no credential anyway).
+func registerKeys(r *redact.Redactor, keys ...string) error {
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if err := r.Add([]byte(k)); err != nil && !errors.Is(err, redact.ErrTooShort) {
+			return fmt.Errorf("register the connection key: %w", err)
+		}
+	}
+	return nil
 }
 
 // withoutVar returns env without the variable name.

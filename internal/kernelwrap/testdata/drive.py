@@ -227,6 +227,112 @@ def scenario_badsig(d):
     d.km.shutdown_kernel(now=False)
 
 
+def scenario_every_message(d):
+    """Every kind of message a kernel sends, each carrying a secret; the Go
+    test checks that none reaches the client. Facts say what ran."""
+    kc = d.kc
+    setup = ("import base64, os, subprocess, sys, time\n"
+             "v = dbutils.secrets.get(scope='kw', key='fetched')\n"
+             "b = dbutils.secrets.getBytes(scope='kw', key='binary')\n"
+             "bs = dbutils.secrets.get(scope='kw', key='binary')\n")
+    msgs, reply = d.run(setup)
+    fact(step="setup", status=reply["content"]["status"])
+    cells = {
+        "bytes_repr": "print(b)",
+        "bytes_str": "print(bs)",
+        "bytes_raw": "os.write(1, b + b'\\n'); os.write(2, b)",
+        "shell_echo": "!echo $v",
+        "os_system": "os.system('echo ' + v)",
+        "subprocess": "subprocess.run(['sh', '-c', 'echo ' + v + '; echo ' + v + ' >&2'])",
+        "raw_fd": "os.write(1, (v + '\\n').encode()); os.write(2, (v + '\\n').encode())",
+        "update_display": "h = display('x', display_id=True); h.update(v)",
+        "page": "v?",
+        "next_input": "get_ipython().set_next_input(v)",
+        "comm": ("from ipykernel.comm import Comm\n"
+                 "c = Comm(target_name='hush.test', data={'v': v}, buffers=[v.encode()])\n"
+                 "c.send({'again': v}, buffers=[v.encode(), b])"),
+        "env": "print(os.environ)",
+        "warning": "import warnings; warnings.warn(v)",
+        "traceback_local": "def f(x):\n    raise KeyError(x)\nf(v)",
+    }
+    for name, code in cells.items():
+        msgs, reply = d.run(code)
+        fact(cell=name, status=reply["content"]["status"], n=len(msgs), ename=reply["content"].get("ename", ""))
+    # ipykernel aborts requests that come in right after an error
+    # (stop_on_error, the traceback cell): give it that moment.
+    time.sleep(1)
+    msg_id = kc.execute("1", user_expressions={"x": "v", "y": "b"})
+    fact(step="user_expressions", status=d.reply(msg_id, 30)["content"]["status"])
+    msg_id = kc.inspect("v", 1, detail_level=1)
+    r = d.reply(msg_id, 30)
+    fact(step="inspect", status=r["content"]["status"], found=r["content"].get("found"))
+    msg_id = kc.complete("v.", 2)
+    fact(step="complete", status=d.reply(msg_id, 30)["content"]["status"])
+    msg_id = kc.history(raw=True, output=True, hist_access_type="tail", n=100)
+    fact(step="history", status=d.reply(msg_id, 30)["content"]["status"])
+    msgs, reply = d.run("import getpass; x = getpass.getpass('pw ' + v + ': '); print('got', len(x))",
+                        stdin_reply="fine")
+    fact(cell="getpass", status=reply["content"]["status"])
+    info = kc.kernel_info(reply=True, timeout=30)
+    emit(event="msg", channel="shell", msg=info)
+    # drain what else came on iopub (comm messages, late output)
+    end = time.time() + 2
+    while time.time() < end:
+        try:
+            emit(event="msg", channel="iopub", msg=kc.get_iopub_msg(timeout=0.2))
+        except Exception:
+            pass
+    d.km.shutdown_kernel(now=False)
+
+
+def scenario_stuck_client(d):
+    """A client that sends requests on shell and never reads the replies
+    must not stall the kernel for the other clients."""
+    import zmq
+    from jupyter_client.session import Session
+
+    info = d.km.get_connection_info()
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, b"stuck-client")
+    sock.setsockopt(zmq.RCVHWM, 1)
+    sock.setsockopt(zmq.RCVBUF, 4096)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect("%s://%s:%d" % (info["transport"], info["ip"], info["shell_port"]))
+    sess = Session(key=info["key"], signature_scheme=info["signature_scheme"])
+    for _ in range(3000):
+        sess.send(sock, "kernel_info_request", {})
+    time.sleep(5)
+    start = time.time()
+    msgs, reply = d.run("print(6 * 7)", timeout=60)
+    fact(other_client=stream_text(msgs), seconds=time.time() - start)
+    sock.close()
+    d.km.shutdown_kernel(now=False)
+
+
+def scenario_anonymous_clients(d):
+    """Two clients without a ZeroMQ identity on shell: each gets the reply
+    to its own request only."""
+    import zmq
+    from jupyter_client.session import Session
+
+    info = d.km.get_connection_info()
+    sess = Session(key=info["key"], signature_scheme=info["signature_scheme"])
+    socks = []
+    for _ in range(2):
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect("%s://%s:%d" % (info["transport"], info["ip"], info["shell_port"]))
+        socks.append(sock)
+    time.sleep(1)
+    sent = sess.send(socks[0], "kernel_info_request", {})
+    got = socks[0].poll(20000)
+    other = socks[1].poll(3000)
+    fact(anon_answered=bool(got), anon_other_got_it=bool(other))
+    for sock in socks:
+        sock.close()
+    d.km.shutdown_kernel(now=False)
+
+
 def main():
     name, scenario = sys.argv[1], sys.argv[2]
     d = Driver(name)
