@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,14 +34,9 @@ func (s *Server) userJSON(r *request, u store.User) (dbapi.SCIMUser, error) {
 	if strings.Contains(u.UserName, "@") {
 		out.Emails = []dbapi.SCIMValue{{Value: u.UserName, Type: "work", Primary: true}}
 	}
-	groups, err := s.st.GroupsOf(r.Context(), u.ID)
-	if err != nil {
-		return out, fmt.Errorf("groups of %s: %w", u.UserName, err)
-	}
-	for _, g := range groups {
-		out.Groups = append(out.Groups, dbapi.SCIMValue{Value: g.ID, Display: g.DisplayName, Ref: "Groups/" + g.ID, Type: "direct"})
-	}
-	return out, nil
+	groups, err := s.groupValues(r, u)
+	out.Groups = groups
+	return out, err
 }
 
 func (s *Server) groupJSON(r *request, g store.Group) dbapi.SCIMGroup {

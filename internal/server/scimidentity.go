@@ -45,6 +45,20 @@ func (k identityKind) matches(f *filter, u store.User) bool {
 	return u.DisplayName == f.value
 }
 
+// groupValues lists the groups u is a direct member of, as the groups of
+// its SCIM representation.
+func (s *Server) groupValues(r *request, u store.User) ([]dbapi.SCIMValue, error) {
+	groups, err := s.st.GroupsOf(r.Context(), u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", u.UserName, err)
+	}
+	var out []dbapi.SCIMValue
+	for _, g := range groups {
+		out = append(out, dbapi.SCIMValue{Value: g.ID, Display: g.DisplayName, Ref: "Groups/" + g.ID, Type: "direct"})
+	}
+	return out, nil
+}
+
 // listIdentities answers the common part of a SCIM list request: the
 // identities of kind k that r's filter selects, and of them the page that
 // startIndex and count ask for, each as toJSON renders it (nil when the

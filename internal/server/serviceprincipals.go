@@ -49,14 +49,9 @@ func (s *Server) spJSON(r *request, u store.User) (dbapi.SCIMServicePrincipal, e
 		Schemas: []string{dbapi.SchemaServicePrincipal}, ID: u.ID, ApplicationID: u.UserName,
 		DisplayName: u.DisplayName, Active: &active,
 	}
-	groups, err := s.st.GroupsOf(r.Context(), u.ID)
-	if err != nil {
-		return out, fmt.Errorf("groups of %s: %w", u.UserName, err)
-	}
-	for _, g := range groups {
-		out.Groups = append(out.Groups, dbapi.SCIMValue{Value: g.ID, Display: g.DisplayName, Ref: "Groups/" + g.ID, Type: "direct"})
-	}
-	return out, nil
+	groups, err := s.groupValues(r, u)
+	out.Groups = groups
+	return out, err
 }
 
 func (s *Server) createSP(r *request) (any, error) {
