@@ -14,28 +14,21 @@ import (
 // newAuditCmd builds "hush audit": the server's audit log (admins only).
 func newAuditCmd() *cobra.Command {
 	f := &apiFlags{}
-	var (
-		q     dbapi.AuditQuery
-		since string
-	)
+	a := &auditFilterFlags{}
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Show the audit log: who created, read, changed or deleted what (admins)",
 		Long: `Prints audit events, oldest first: every scope, secret and ACL operation,
 allowed or denied, with its actor and time. Records never hold secret values.
 
---since takes an RFC 3339 time (2026-01-02T15:04:05Z), a date (2026-01-02,
-UTC) or a duration back from now (90m, 24h, 7d).`,
+` + sinceHelp,
 		Example: `  hush audit --since 24h
   hush audit --scope payments --actor alice@example.com -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if since != "" {
-				t, err := parseSince(since, time.Now())
-				if err != nil {
-					return usageError{err}
-				}
-				q.Since = t
+			q, err := a.query(time.Now())
+			if err != nil {
+				return err
 			}
 			if q.Limit < 0 || q.Limit > dbapi.AuditMaxLimit {
 				return usagef("--limit must be between 1 and %d", dbapi.AuditMaxLimit)
@@ -67,12 +60,43 @@ UTC) or a duration back from now (90m, 24h, 7d).`,
 	}
 	cmd.AddCommand(newAuditExportCmd())
 	f.register(cmd)
-	fl := cmd.Flags()
-	fl.StringVar(&q.Scope, "scope", "", "only events of this scope")
-	fl.StringVar(&q.Actor, "actor", "", "only events of this user")
-	fl.StringVar(&since, "since", "", "only events at or after this time (RFC 3339, YYYY-MM-DD, or a duration such as 24h or 7d)")
-	fl.IntVar(&q.Limit, "limit", 0, fmt.Sprintf("only the newest N events (default and maximum %d)", dbapi.AuditMaxLimit))
+	a.register(cmd, "events")
+	cmd.Flags().IntVar(&a.q.Limit, "limit", 0, fmt.Sprintf("only the newest N events (default and maximum %d)", dbapi.AuditMaxLimit))
 	return cmd
+}
+
+// sinceHelp is the paragraph of --help that says what --since takes.
+const sinceHelp = `--since takes an RFC 3339 time (2026-01-02T15:04:05Z), a date (2026-01-02,
+UTC) or a duration back from now (90m, 24h, 7d).`
+
+// auditFilterFlags are the flags that select audit records, shared by hush
+// audit and hush audit export: --scope, --actor and --since.
+type auditFilterFlags struct {
+	q     dbapi.AuditQuery // Scope and Actor as given
+	since string           // --since as given
+}
+
+// register adds --scope, --actor and --since to cmd; noun ("events",
+// "records") is what their help says they select.
+func (a *auditFilterFlags) register(cmd *cobra.Command, noun string) {
+	fl := cmd.Flags()
+	fl.StringVar(&a.q.Scope, "scope", "", "only "+noun+" of this scope")
+	fl.StringVar(&a.q.Actor, "actor", "", "only "+noun+" of this user")
+	fl.StringVar(&a.since, "since", "", "only "+noun+" at or after this time (RFC 3339, YYYY-MM-DD, or a duration such as 24h or 7d)")
+}
+
+// query returns the audit query the flags ask for, with --since read
+// relative to now; a bad --since is a usage error.
+func (a *auditFilterFlags) query(now time.Time) (dbapi.AuditQuery, error) {
+	q := a.q
+	if a.since != "" {
+		t, err := parseSince(a.since, now)
+		if err != nil {
+			return q, usageError{err}
+		}
+		q.Since = t
+	}
+	return q, nil
 }
 
 // parseSince reads --since: an RFC 3339 time, a UTC date, or a duration back

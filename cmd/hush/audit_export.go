@@ -16,10 +16,7 @@ import (
 // lines, for an operator to ship to a log system before retention prunes it.
 func newAuditExportCmd() *cobra.Command {
 	f := &apiFlags{}
-	var (
-		q     dbapi.AuditQuery
-		since string
-	)
+	a := &auditFilterFlags{}
 	cmd := &cobra.Command{
 		Use:   "export [--since TIME] [--scope S] [--actor A]",
 		Short: "Print audit records as JSON lines, oldest first (admins)",
@@ -30,18 +27,14 @@ default); export them before, for example daily with --since 2d, to keep
 them elsewhere (records of the overlap repeat; dedupe downstream, or export
 from the last exported timestamp).
 
---since takes an RFC 3339 time (2026-01-02T15:04:05Z), a date (2026-01-02,
-UTC) or a duration back from now (90m, 24h, 7d).`,
+` + sinceHelp,
 		Example: `  hush audit export > audit.jsonl
   hush audit export --since 24h | vector --config ship-audit.toml`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if since != "" {
-				t, err := parseSince(since, time.Now())
-				if err != nil {
-					return usageError{err}
-				}
-				q.Since = t
+			q, err := a.query(time.Now())
+			if err != nil {
+				return err
 			}
 			client, err := f.client()
 			if err != nil {
@@ -52,10 +45,7 @@ UTC) or a duration back from now (90m, 24h, 7d).`,
 		},
 	}
 	f.register(cmd)
-	fl := cmd.Flags()
-	fl.StringVar(&q.Scope, "scope", "", "only records of this scope")
-	fl.StringVar(&q.Actor, "actor", "", "only records of this user")
-	fl.StringVar(&since, "since", "", "only records at or after this time (RFC 3339, YYYY-MM-DD, or a duration such as 24h or 7d)")
+	a.register(cmd, "records")
 	return cmd
 }
 

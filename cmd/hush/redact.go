@@ -28,9 +28,11 @@ type redactFlags struct {
 
 // redactSource is one value to redact and where it came from. origin names
 // the source in warnings ("--secret #2", "--env DB_PASS", "secrets.json
-// item 3"); the value itself is never printed.
+// item 3"); the value itself is never printed. env is the variable's name
+// for a value from --env, else empty.
 type redactSource struct {
 	origin string
+	env    string
 	value  []byte
 }
 
@@ -148,19 +150,35 @@ func collectRedactSources(f *redactFlags, stderr io.Writer) ([]redactSource, err
 	for i, s := range f.secrets {
 		out = append(out, redactSource{origin: fmt.Sprintf("--secret #%d", i+1), value: []byte(s)})
 	}
-	for _, name := range f.envs {
+	offline, err := offlineSources(f.envs, f.secretsJSON, func(name string) {
+		fmt.Fprintf(stderr, "hush redact: warning: --env %s: the variable is not set; there is nothing to redact for it\n", name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, offline...), nil
+}
+
+// offlineSources reads the values that --env and --secrets-json name, in
+// that order, for every command that takes them (hush redact, hush scan).
+// An invalid variable name or an unreadable or invalid file is a usage
+// error; an unset variable is skipped after unset(name) is called, so that
+// each command words its own warning.
+func offlineSources(envs []string, secretsJSON string, unset func(name string)) ([]redactSource, error) {
+	var out []redactSource
+	for _, name := range envs {
 		if name == "" || strings.ContainsAny(name, "=\x00") {
 			return nil, usagef("--env %q: not an environment variable name", name)
 		}
 		v, ok := os.LookupEnv(name)
 		if !ok {
-			fmt.Fprintf(stderr, "hush redact: warning: --env %s: the variable is not set; there is nothing to redact for it\n", name)
+			unset(name)
 			continue
 		}
-		out = append(out, redactSource{origin: "--env " + name, value: []byte(v)})
+		out = append(out, redactSource{origin: "--env " + name, env: name, value: []byte(v)})
 	}
-	if f.secretsJSON != "" {
-		fromFile, err := readRedactSecretsJSON(f.secretsJSON)
+	if secretsJSON != "" {
+		fromFile, err := readRedactSecretsJSON(secretsJSON)
 		if err != nil {
 			return nil, err
 		}

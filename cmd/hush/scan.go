@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -230,28 +229,22 @@ func scanSecrets(ctx context.Context, f *scanFlags, stderr io.Writer) ([]scan.Se
 	return secrets, nil
 }
 
-// offlineScanSecrets reads --env and --secrets-json as hush redact does.
+// offlineScanSecrets reads --env and --secrets-json as hush redact does
+// (offlineSources): a variable's value is named $NAME in reports.
 func offlineScanSecrets(f *scanFlags, stderr io.Writer) ([]scan.Secret, error) {
-	var out []scan.Secret
-	for _, name := range f.envs {
-		if name == "" || strings.ContainsAny(name, "=\x00") {
-			return nil, usagef("--env %q: not an environment variable name", name)
-		}
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			fmt.Fprintf(stderr, "hush scan: warning: --env %s: the variable is not set; there is nothing to look for\n", name)
-			continue
-		}
-		out = append(out, scan.Secret{Name: "$" + name, Subject: "--env " + name, Value: []byte(v)})
+	sources, err := offlineSources(f.envs, f.secretsJSON, func(name string) {
+		fmt.Fprintf(stderr, "hush scan: warning: --env %s: the variable is not set; there is nothing to look for\n", name)
+	})
+	if err != nil {
+		return nil, err
 	}
-	if f.secretsJSON != "" {
-		items, err := readRedactSecretsJSON(f.secretsJSON)
-		if err != nil {
-			return nil, err
+	var out []scan.Secret
+	for _, src := range sources {
+		name := src.origin
+		if src.env != "" {
+			name = "$" + src.env
 		}
-		for _, it := range items {
-			out = append(out, scan.Secret{Name: it.origin, Subject: it.origin, Value: it.value})
-		}
+		out = append(out, scan.Secret{Name: name, Subject: src.origin, Value: src.value})
 	}
 	return out, nil
 }

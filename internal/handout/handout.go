@@ -23,7 +23,6 @@
 package handout
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -105,21 +104,22 @@ func minLength(r Registrar) int {
 //   - the raw bytes (dbutils.GetBytes and Get in Go, getBytes in Python);
 //   - PythonStr(value), what print(dbutils.secrets.get(...)) writes, when
 //     value is not valid UTF-8;
-//   - PythonBytesRepr(value), what print(dbutils.secrets.getBytes(...))
-//     shows between the quotes of b'...', when it differs from the raw
-//     bytes (a byte outside printable ASCII, a quote or a backslash).
+//   - the bodies of Python's repr of the bytes, what
+//     print(dbutils.secrets.getBytes(...)) shows between the quotes of
+//     b'...', when they differ from the raw bytes (a byte outside printable
+//     ASCII, a quote or a backslash). They are redact's python-bytes form
+//     (redact.Derive with redact.EncodingPythonBytes), so the rule is
+//     written once: both quote styles, of which CPython shows one.
 //
-// Derived encodings (JSON, HTML, ...) of each form are the redactor's
-// business: it derives them from every form added.
+// Other derived encodings (JSON, HTML, ...) of each form are the
+// redactor's business: it derives them from every form added, as its
+// Options.Encodings ask.
 func Forms(value []byte) [][]byte {
 	forms := [][]byte{value}
 	if !utf8.Valid(value) {
 		forms = append(forms, PythonStr(value))
 	}
-	if r := PythonBytesRepr(value); string(r) != string(value) {
-		forms = append(forms, r)
-	}
-	return forms
+	return append(forms, redact.Derive(redact.EncodingPythonBytes, value)...)
 }
 
 // PythonStr returns the UTF-8 encoding of Python's
@@ -173,34 +173,4 @@ func maximalSubpart(b []byte) int {
 		lo, hi = 0x80, 0xBF
 	}
 	return n
-}
-
-// PythonBytesRepr returns what Python's repr(value) of a bytes object shows
-// between its quotes: printable ASCII as is, \t \n \r, \\ and an escaped
-// quote, and \xhh for every other byte. The quote is ' unless value holds '
-// and no ", as in Python.
-func PythonBytesRepr(value []byte) []byte {
-	const hex = "0123456789abcdef"
-	quote := byte('\'')
-	if bytes.IndexByte(value, '\'') >= 0 && bytes.IndexByte(value, '"') < 0 {
-		quote = '"'
-	}
-	out := make([]byte, 0, len(value)+8)
-	for _, c := range value {
-		switch {
-		case c == quote || c == '\\':
-			out = append(out, '\\', c)
-		case c == '\t':
-			out = append(out, '\\', 't')
-		case c == '\n':
-			out = append(out, '\\', 'n')
-		case c == '\r':
-			out = append(out, '\\', 'r')
-		case c < ' ' || c >= 0x7f:
-			out = append(out, '\\', 'x', hex[c>>4], hex[c&0xF])
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
 }

@@ -3,8 +3,9 @@ package scan
 import (
 	"errors"
 	"fmt"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/hush-secrets/hush/kernel/jupyter"
 )
 
 // A small JSON parser that keeps where every string is in the file, so a
@@ -201,8 +202,9 @@ func (n *jnode) field(data []byte, name string) *jnode {
 }
 
 // decodeString appends to dst the decoded content of the string token
-// data[start:end] (quotes included). Invalid escapes and lone surrogates
-// decode to U+FFFD.
+// data[start:end] (quotes included), each escape decoded by
+// jupyter.DecodeEscape: invalid escapes and lone surrogates decode to
+// U+FFFD.
 func decodeString(dst, data []byte, start, end int) []byte {
 	body := data[start+1 : end-1]
 	for i := 0; i < len(body); {
@@ -216,7 +218,7 @@ func decodeString(dst, data []byte, start, end int) []byte {
 			i = j
 			continue
 		}
-		r, n := decodeEscape(body[i:])
+		r, n := jupyter.DecodeEscape(body[i:])
 		dst = utf8.AppendRune(dst, r)
 		i += n
 	}
@@ -237,7 +239,7 @@ func rawOffset(data []byte, start, end, d int) int {
 			dec++
 			continue
 		}
-		r, n := decodeEscape(body[i:])
+		r, n := jupyter.DecodeEscape(body[i:])
 		w := utf8.EncodeRune(buf[:], r)
 		if dec+w > d {
 			return start + 1 + i // inside one escape: its start
@@ -246,66 +248,6 @@ func rawOffset(data []byte, start, end, d int) int {
 		i += n
 	}
 	return end - 1
-}
-
-// decodeEscape decodes the escape at the start of b (b[0] == '\\') and
-// returns the rune and the number of bytes it took.
-func decodeEscape(b []byte) (rune, int) {
-	if len(b) < 2 {
-		return utf8.RuneError, len(b)
-	}
-	switch b[1] {
-	case '"', '\\', '/':
-		return rune(b[1]), 2
-	case 'b':
-		return '\b', 2
-	case 'f':
-		return '\f', 2
-	case 'n':
-		return '\n', 2
-	case 'r':
-		return '\r', 2
-	case 't':
-		return '\t', 2
-	case 'u':
-		r1, ok := hex4(b[2:])
-		if !ok {
-			return utf8.RuneError, 2
-		}
-		if utf16.IsSurrogate(r1) && len(b) >= 12 && b[6] == '\\' && b[7] == 'u' {
-			if r2, ok := hex4(b[8:]); ok {
-				if r := utf16.DecodeRune(r1, r2); r != utf8.RuneError {
-					return r, 12
-				}
-			}
-		}
-		if utf16.IsSurrogate(r1) {
-			return utf8.RuneError, 6
-		}
-		return r1, 6
-	default:
-		return utf8.RuneError, 2
-	}
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }
 
 // appendJSONString appends s as a JSON string the way Python's json.dumps

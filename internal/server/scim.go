@@ -1,10 +1,7 @@
 package server
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -37,14 +34,9 @@ func (s *Server) userJSON(r *request, u store.User) (dbapi.SCIMUser, error) {
 	if strings.Contains(u.UserName, "@") {
 		out.Emails = []dbapi.SCIMValue{{Value: u.UserName, Type: "work", Primary: true}}
 	}
-	groups, err := s.st.GroupsOf(r.Context(), u.ID)
-	if err != nil {
-		return out, fmt.Errorf("groups of %s: %w", u.UserName, err)
-	}
-	for _, g := range groups {
-		out.Groups = append(out.Groups, dbapi.SCIMValue{Value: g.ID, Display: g.DisplayName, Ref: "Groups/" + g.ID, Type: "direct"})
-	}
-	return out, nil
+	groups, err := s.groupValues(r, u)
+	out.Groups = groups
+	return out, err
 }
 
 func (s *Server) groupJSON(r *request, g store.Group) dbapi.SCIMGroup {
@@ -108,57 +100,20 @@ func page(r *request, n int) (start, end int, startIndex int64, err error) {
 }
 
 func (s *Server) listUsers(r *request) (any, error) {
-	f, err := parseFilter(r.URL.Query().Get("filter"), "userName", "id", "displayName")
+	items, total, startIndex, err := listIdentities(s, r, userKind, s.userJSON)
 	if err != nil {
 		return nil, err
 	}
-	users, err := s.st.ListUsers(r.Context())
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	users = slices.DeleteFunc(users, func(u store.User) bool { return u.ServicePrincipal })
-	if f != nil {
-		users = slices.DeleteFunc(users, func(u store.User) bool {
-			switch f.attr {
-			case "userName":
-				return !strings.EqualFold(u.UserName, f.value)
-			case "id":
-				return u.ID != f.value
-			default:
-				return u.DisplayName != f.value
-			}
-		})
-	}
-	start, end, startIndex, _ := page(r, len(users))
-	resp := dbapi.SCIMListUsers{Schemas: []string{dbapi.SchemaListResponse}, TotalResults: int64(len(users)), StartIndex: startIndex, ItemsPerPage: int64(end - start)}
-	for _, u := range users[start:end] {
-		j, err := s.userJSON(r, u)
-		if err != nil {
-			return nil, err
-		}
-		resp.Resources = append(resp.Resources, j)
-	}
-	return resp, nil
+	return dbapi.SCIMListUsers{Schemas: []string{dbapi.SchemaListResponse}, TotalResults: total, StartIndex: startIndex,
+		ItemsPerPage: int64(len(items)), Resources: items}, nil
 }
 
 func (s *Server) me(r *request) (any, error) {
 	return s.userJSON(r, r.id.User)
 }
 
-func (s *Server) loadUser(r *request) (store.User, error) {
-	id := r.PathValue("id")
-	u, err := s.st.GetUser(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.ServicePrincipal) {
-		return store.User{}, notFound("User %s not found.", id)
-	}
-	if err != nil {
-		return u, fmt.Errorf("get user: %w", err)
-	}
-	return u, nil
-}
-
 func (s *Server) getUser(r *request) (any, error) {
-	u, err := s.loadUser(r)
+	u, err := s.loadIdentity(r, userKind)
 	if err != nil {
 		return nil, err
 	}
@@ -189,20 +144,10 @@ func (s *Server) createUser(r *request) (any, error) {
 	if err := validUserName(req.UserName); err != nil {
 		return nil, err
 	}
-	id, err := newNumericID()
+	u, err := s.createIdentity(r, userKind, store.User{UserName: req.UserName, DisplayName: displayName(req),
+		Active: req.Active == nil || *req.Active}, req.Groups)
 	if err != nil {
 		return nil, err
-	}
-	u := store.User{ID: id, UserName: req.UserName, DisplayName: displayName(req), Active: req.Active == nil || *req.Active, CreatedAt: s.now()}
-	if err := s.st.CreateUser(r.Context(), u); errors.Is(err, store.ErrExists) {
-		return nil, s.nameTaken(r, "user", req.UserName)
-	} else if err != nil {
-		return nil, fmt.Errorf("create user: %w", err)
-	}
-	for _, g := range req.Groups {
-		if err := s.addMembers(r, g.Value, []string{u.ID}); err != nil {
-			return nil, err
-		}
 	}
 	return s.userJSON(r, u)
 }
@@ -217,25 +162,10 @@ func displayName(u dbapi.SCIMUser) string {
 	return ""
 }
 
-func (s *Server) deleteUser(r *request) (any, error) {
-	if err := requireIdentityAdmin(r); err != nil {
-		return nil, err
-	}
-	u, err := s.loadUser(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.removeUser(r, u, "User"); err != nil {
-		return nil, err
-	}
-	return dbapi.Empty{}, nil
-}
+func (s *Server) deleteUser(r *request) (any, error) { return s.deleteIdentity(r, userKind) }
 
 func (s *Server) putUser(r *request) (any, error) {
-	if err := requireIdentityAdmin(r); err != nil {
-		return nil, err
-	}
-	u, err := s.loadUser(r)
+	u, err := s.loadForEdit(r, userKind)
 	if err != nil {
 		return nil, err
 	}
@@ -267,34 +197,9 @@ func (s *Server) putUser(r *request) (any, error) {
 type userEdit func(u *store.User)
 
 // patchUser applies SCIM PATCH operations (replace or add of active,
-// displayName, userName): all are validated, then applied in one store
-// transaction, so concurrent PATCHes of one user never undo each other.
+// displayName, userName) with patchIdentity.
 func (s *Server) patchUser(r *request) (any, error) {
-	if err := requireIdentityAdmin(r); err != nil {
-		return nil, err
-	}
-	u, err := s.loadUser(r)
-	if err != nil {
-		return nil, err
-	}
-	var req dbapi.SCIMPatchRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	var edits []userEdit
-	for _, op := range req.Operations {
-		e, err := patchUserOp(op)
-		if err != nil {
-			return nil, err
-		}
-		edits = append(edits, e...)
-	}
-	u, err = s.editUser(r, u.ID, func(u *store.User) error {
-		for _, e := range edits {
-			e(u)
-		}
-		return nil
-	})
+	u, err := s.patchIdentity(r, userKind)
 	if err != nil {
 		return nil, err
 	}

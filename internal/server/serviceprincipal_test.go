@@ -77,6 +77,23 @@ func testServicePrincipals(t *testing.T, s *servertest.Server) {
 	if r = must(t, call(t, s.URL, "GET", scimSPs+"/"+id, tok, nil)); r.body["displayName"] != "ci-bot-2" || r.body["active"] != true {
 		t.Fatalf("after PUT: %s", r.raw)
 	}
+	// The application ID never changes, by PATCH or by PUT.
+	const fixed = "The applicationId of a service principal cannot change."
+	expect(t, call(t, s.URL, "PATCH", scimSPs+"/"+id, tok, scimPatch(map[string]any{"op": "replace", "path": "userName", "value": "renamed"})),
+		400, "INVALID_PARAMETER_VALUE", fixed)
+	expect(t, call(t, s.URL, "PUT", scimSPs+"/"+id, tok, map[string]any{"applicationId": "0f2c6a1e-3b4d-4c5e-9f60-7a8b9c0d1e2f"}),
+		400, "INVALID_PARAMETER_VALUE", fixed)
+	// Lists filter by display name and page; a user attribute is no filter.
+	if r = must(t, call(t, s.URL, "GET", scimSPs, tok, nil, "filter", `displayName eq "ci-bot-2"`)); r.body["totalResults"] != float64(1) {
+		t.Fatalf("list by displayName: %s", r.raw)
+	}
+	if r = must(t, call(t, s.URL, "GET", scimSPs, tok, nil, "startIndex", "2", "count", "1")); r.body["totalResults"] != float64(2) ||
+		r.body["itemsPerPage"] != float64(1) || r.body["startIndex"] != float64(2) {
+		t.Fatalf("second page of one: %s", r.raw)
+	}
+	expect(t, call(t, s.URL, "GET", scimSPs, tok, nil, "filter", `userName eq "x"`), 400, "INVALID_PARAMETER_VALUE",
+		"Unsupported filter attribute \"userName\": use one of applicationId, displayName, id")
+	expect(t, call(t, s.URL, "DELETE", scimSPs+"/"+user.ID, tok, nil), 404, "RESOURCE_DOES_NOT_EXIST", "Service principal "+user.ID+" not found.")
 	must(t, call(t, s.URL, "DELETE", scimSPs+"/"+id, tok, nil))
 	expect(t, call(t, s.URL, "GET", scimSPs+"/"+id, tok, nil), 404, "RESOURCE_DOES_NOT_EXIST", "")
 	if r = must(t, call(t, s.URL, "GET", "/api/2.0/secrets/acls/list", tok, nil, "scope", "ci")); strings.Contains(r.raw, appID) {

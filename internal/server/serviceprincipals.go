@@ -2,9 +2,7 @@ package server
 
 import (
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/hush-secrets/hush/internal/server/store"
@@ -51,26 +49,9 @@ func (s *Server) spJSON(r *request, u store.User) (dbapi.SCIMServicePrincipal, e
 		Schemas: []string{dbapi.SchemaServicePrincipal}, ID: u.ID, ApplicationID: u.UserName,
 		DisplayName: u.DisplayName, Active: &active,
 	}
-	groups, err := s.st.GroupsOf(r.Context(), u.ID)
-	if err != nil {
-		return out, fmt.Errorf("groups of %s: %w", u.UserName, err)
-	}
-	for _, g := range groups {
-		out.Groups = append(out.Groups, dbapi.SCIMValue{Value: g.ID, Display: g.DisplayName, Ref: "Groups/" + g.ID, Type: "direct"})
-	}
-	return out, nil
-}
-
-func (s *Server) loadSP(r *request) (store.User, error) {
-	id := r.PathValue("id")
-	u, err := s.st.GetUser(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.ServicePrincipal) {
-		return store.User{}, notFound("Service principal %s not found.", id)
-	}
-	if err != nil {
-		return u, fmt.Errorf("get service principal: %w", err)
-	}
-	return u, nil
+	groups, err := s.groupValues(r, u)
+	out.Groups = groups
+	return out, err
 }
 
 func (s *Server) createSP(r *request) (any, error) {
@@ -90,89 +71,37 @@ func (s *Server) createSP(r *request) (any, error) {
 	} else if err := validApplicationID(appID); err != nil {
 		return nil, err
 	}
-	id, err := newNumericID()
+	u, err := s.createIdentity(r, spKind, store.User{UserName: appID, DisplayName: req.DisplayName,
+		Active: req.Active == nil || *req.Active, ServicePrincipal: true}, req.Groups)
 	if err != nil {
 		return nil, err
-	}
-	u := store.User{ID: id, UserName: appID, DisplayName: req.DisplayName, Active: req.Active == nil || *req.Active,
-		CreatedAt: s.now(), ServicePrincipal: true}
-	if err := s.st.CreateUser(r.Context(), u); errors.Is(err, store.ErrExists) {
-		return nil, conflict("Service principal with application ID %s already exists.", appID)
-	} else if err != nil {
-		return nil, fmt.Errorf("create service principal: %w", err)
-	}
-	for _, g := range req.Groups {
-		if err := s.addMembers(r, g.Value, []string{u.ID}); err != nil {
-			return nil, err
-		}
 	}
 	return s.spJSON(r, u)
 }
 
 func (s *Server) listSPs(r *request) (any, error) {
-	f, err := parseFilter(r.URL.Query().Get("filter"), "applicationId", "displayName", "id")
+	items, total, startIndex, err := listIdentities(s, r, spKind, s.spJSON)
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.st.ListUsers(r.Context())
-	if err != nil {
-		return nil, fmt.Errorf("list service principals: %w", err)
-	}
-	sps := slices.DeleteFunc(all, func(u store.User) bool {
-		if !u.ServicePrincipal {
-			return true
-		}
-		switch {
-		case f == nil:
-			return false
-		case f.attr == "applicationId":
-			return !strings.EqualFold(u.UserName, f.value)
-		case f.attr == "id":
-			return u.ID != f.value
-		}
-		return u.DisplayName != f.value
-	})
-	start, end, startIndex, _ := page(r, len(sps))
-	resp := dbapi.SCIMListServicePrincipals{Schemas: []string{dbapi.SchemaListResponse}, TotalResults: int64(len(sps)), StartIndex: startIndex, ItemsPerPage: int64(end - start)}
-	for _, u := range sps[start:end] {
-		j, err := s.spJSON(r, u)
-		if err != nil {
-			return nil, err
-		}
-		resp.Resources = append(resp.Resources, j)
-	}
-	return resp, nil
+	return dbapi.SCIMListServicePrincipals{Schemas: []string{dbapi.SchemaListResponse}, TotalResults: total,
+		StartIndex: startIndex, ItemsPerPage: int64(len(items)), Resources: items}, nil
 }
 
 func (s *Server) getSP(r *request) (any, error) {
-	u, err := s.loadSP(r)
+	u, err := s.loadIdentity(r, spKind)
 	if err != nil {
 		return nil, err
 	}
 	return s.spJSON(r, u)
 }
 
-func (s *Server) deleteSP(r *request) (any, error) {
-	if err := requireIdentityAdmin(r); err != nil {
-		return nil, err
-	}
-	u, err := s.loadSP(r)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.removeUser(r, u, "Service principal"); err != nil {
-		return nil, err
-	}
-	return dbapi.Empty{}, nil
-}
+func (s *Server) deleteSP(r *request) (any, error) { return s.deleteIdentity(r, spKind) }
 
 // putSP replaces a service principal's display name and active flag (its
 // application ID cannot change: ACLs and tokens name it).
 func (s *Server) putSP(r *request) (any, error) {
-	if err := requireIdentityAdmin(r); err != nil {
-		return nil, err
-	}
-	u, err := s.loadSP(r)
+	u, err := s.loadForEdit(r, spKind)
 	if err != nil {
 		return nil, err
 	}
@@ -194,37 +123,10 @@ func (s *Server) putSP(r *request) (any, error) {
 	return s.spJSON(r, u)
 }
 
-// patchSP applies SCIM PATCH replace operations of active and displayName.
+// patchSP applies SCIM PATCH operations of active and displayName with
+// patchIdentity, which refuses a change of the application ID.
 func (s *Server) patchSP(r *request) (any, error) {
-	if err := requireIdentityAdmin(r); err != nil {
-		return nil, err
-	}
-	u, err := s.loadSP(r)
-	if err != nil {
-		return nil, err
-	}
-	var req dbapi.SCIMPatchRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	var edits []userEdit
-	for _, op := range req.Operations {
-		e, err := patchUserOp(op)
-		if err != nil {
-			return nil, err
-		}
-		edits = append(edits, e...)
-	}
-	u, err = s.editUser(r, u.ID, func(u *store.User) error {
-		name := u.UserName
-		for _, e := range edits {
-			e(u)
-		}
-		if u.UserName != name {
-			return invalidParam("The applicationId of a service principal cannot change.")
-		}
-		return nil
-	})
+	u, err := s.patchIdentity(r, spKind)
 	if err != nil {
 		return nil, err
 	}

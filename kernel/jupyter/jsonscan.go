@@ -490,45 +490,63 @@ func (r *rewriter) decode(dst, raw []byte) []byte {
 
 func decodeJSONString(raw []byte) []byte { return decodeInto(nil, raw) }
 
+// decodeInto appends the value of the raw string body to dst: each escape
+// as DecodeEscape reads it, every other byte as it is.
 func decodeInto(dst, raw []byte) []byte {
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			dst = append(dst, c)
-			continue
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\\')
+		if j < 0 {
+			return append(dst, raw[i:]...)
 		}
-		i++
-		switch raw[i] {
-		case '"', '\\', '/':
-			dst = append(dst, raw[i])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			ru := read4(raw[i+1:])
-			i += 4
-			if utf16.IsSurrogate(ru) {
-				if ru < 0xdc00 && i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
-					ru2 := read4(raw[i+3:])
-					if dec := utf16.DecodeRune(ru, ru2); dec != utf8.RuneError {
-						dst = utf8.AppendRune(dst, dec)
-						i += 6
-						continue
-					}
-				}
-				ru = utf8.RuneError
-			}
-			dst = utf8.AppendRune(dst, ru)
-		}
+		dst = append(dst, raw[i:i+j]...)
+		ru, n := DecodeEscape(raw[i+j:])
+		dst = utf8.AppendRune(dst, ru)
+		i += j + n
 	}
 	return dst
+}
+
+// DecodeEscape decodes the JSON escape at the start of b (b[0] == '\\')
+// and returns its rune and the number of bytes it takes. A \u escape of a
+// high surrogate followed by one of a low surrogate is one rune of 12
+// bytes. A lone surrogate, a bad or cut-short escape decodes to U+FFFD (of
+// 2 bytes, or 6 for a \u escape), so that tools that read JSON without
+// validating it first (hush scan's notebook reader) decode strings exactly
+// as this package does, and can map a decoded offset back to the source.
+func DecodeEscape(b []byte) (rune, int) {
+	if len(b) < 2 {
+		return utf8.RuneError, len(b)
+	}
+	switch b[1] {
+	case '"', '\\', '/':
+		return rune(b[1]), 2
+	case 'b':
+		return '\b', 2
+	case 'f':
+		return '\f', 2
+	case 'n':
+		return '\n', 2
+	case 'r':
+		return '\r', 2
+	case 't':
+		return '\t', 2
+	case 'u':
+		if len(b) < 6 || !isHex4(b[2:6]) {
+			return utf8.RuneError, 2
+		}
+		ru := read4(b[2:])
+		if !utf16.IsSurrogate(ru) {
+			return ru, 6
+		}
+		if len(b) >= 12 && b[6] == '\\' && b[7] == 'u' && isHex4(b[8:12]) {
+			if dec := utf16.DecodeRune(ru, read4(b[8:])); dec != utf8.RuneError {
+				return dec, 12
+			}
+		}
+		return utf8.RuneError, 6
+	default:
+		return utf8.RuneError, 2
+	}
 }
 
 func read4(b []byte) rune {

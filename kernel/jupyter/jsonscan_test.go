@@ -223,3 +223,38 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeEscape(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want rune
+		n    int
+	}{
+		{`\"`, '"', 2}, {`\\`, '\\', 2}, {`\/`, '/', 2}, {`\b`, '\b', 2},
+		{`\f`, '\f', 2}, {`\n`, '\n', 2}, {`\r`, '\r', 2}, {`\tx`, '\t', 2},
+		{`\u00e9`, 'é', 6}, {`\u20ACx`, '€', 6},
+		{`\ud83d\ude00`, '\U0001F600', 12},
+		{`\ud83d\u0041`, utf8.RuneError, 6}, // high surrogate, then no low one
+		{`\ude00\ud83d`, utf8.RuneError, 6}, // low surrogate first
+		{`\ud83d\ude0`, utf8.RuneError, 6},  // second escape cut short
+		{`\u12`, utf8.RuneError, 2},         // cut short
+		{`\u12g4`, utf8.RuneError, 2},       // not hex
+		{`\x`, utf8.RuneError, 2},
+		{`\`, utf8.RuneError, 1},
+	} {
+		if r, n := DecodeEscape([]byte(tc.in)); r != tc.want || n != tc.n {
+			t.Errorf("DecodeEscape(%s) = %q, %d; want %q, %d", tc.in, r, n, tc.want, tc.n)
+		}
+	}
+	// On valid JSON strings, decoding escape by escape agrees with
+	// encoding/json.
+	for _, s := range []string{`"a\"b\\c\/d\n\t\r\b\f"`, `"\u00e9\u20ac\ud83d\ude00 x"`, `"lone \ud800 x"`} {
+		var std string
+		if err := json.Unmarshal([]byte(s), &std); err != nil {
+			t.Fatal(err)
+		}
+		if got := decodeJSONString([]byte(s[1 : len(s)-1])); string(got) != std {
+			t.Errorf("%s: decoded %q, encoding/json %q", s, got, std)
+		}
+	}
+}
