@@ -2,10 +2,12 @@
 // library only) and writes the Jupyter kernelspec that starts ipykernel with
 // a ready `dbutils` object talking to hush's secrets bridge.
 //
-// The kernelspec does not hold the bridge's address or token: it names a
-// bridge file (written by "hush proxy", mode 0600) that the shim reads on
-// every call, so restarting the proxy needs no reinstall and no credential
-// sits in kernel.json.
+// The default kernelspec is wrapped: its argv runs ipykernel under
+// "hush kernel run", which redacts every kernel message and hosts the
+// kernel's own secrets bridge, handing it to the shim in DATABRICKS_HOST and
+// DATABRICKS_TOKEN. An unwrapped kernelspec (Spec.Hush empty) names a
+// bridge file written by "hush proxy" instead, which the shim reads on every
+// call; no credential sits in kernel.json either way.
 package pyshim
 
 import (
@@ -42,8 +44,14 @@ type Spec struct {
 	DisplayName string
 	// Python is the interpreter with ipykernel to run, an absolute path.
 	Python string
-	// BridgeFile is the JSON file {"host","token"} the shim reads the bridge
-	// from (see WriteBridgeFile). Either BridgeFile or Host must be set.
+	// Hush, when set, is the absolute path of the hush binary: the kernel
+	// runs under "hush kernel run" (see kernelwrap), which gives it its own
+	// bridge. BridgeFile is then optional: it is handed to the wrapper (as
+	// HUSH_BRIDGE_FILE) to use as its upstream when it has no profile.
+	Hush string
+	// BridgeFile is the JSON file {"host","token"} the bridge is read from
+	// (see WriteBridgeFile). Without Hush, either BridgeFile or Host must be
+	// set.
 	BridgeFile string
 	// Host and Token, when BridgeFile is empty, are written into the
 	// kernelspec's env as DATABRICKS_HOST/DATABRICKS_TOKEN.
@@ -59,6 +67,8 @@ type KernelJSON struct {
 	Language    string            `json:"language"`
 	Env         map[string]string `json:"env,omitempty"`
 	Metadata    map[string]any    `json:"metadata,omitempty"`
+	// InterruptMode is "signal" (the default) or "message".
+	InterruptMode string `json:"interrupt_mode,omitempty"`
 }
 
 // Build returns the kernel.json for spec installed in dir (the kernelspec's
@@ -70,8 +80,11 @@ func Build(spec Spec, dir string) (KernelJSON, error) {
 	if !filepath.IsAbs(spec.Python) {
 		return KernelJSON{}, fmt.Errorf("python interpreter %q: an absolute path is required", spec.Python)
 	}
-	if spec.BridgeFile == "" && spec.Host == "" {
+	if spec.Hush == "" && spec.BridgeFile == "" && spec.Host == "" {
 		return KernelJSON{}, errors.New("kernelspec: a bridge file or a bridge host is required")
+	}
+	if spec.Hush != "" && !filepath.IsAbs(spec.Hush) {
+		return KernelJSON{}, fmt.Errorf("hush binary %q: an absolute path is required", spec.Hush)
 	}
 	if strings.ContainsAny(dir, "'\n\\") {
 		return KernelJSON{}, fmt.Errorf("kernelspec directory %q contains a quote, backslash or newline", dir)
@@ -80,24 +93,34 @@ func Build(spec Spec, dir string) (KernelJSON, error) {
 	if display == "" {
 		display = "Python 3 (hush)"
 	}
-	startup := fmt.Sprintf("import sys as _hs; _hs.path.insert(0, r'%s'); from %s import dbutils; _hs.path.remove(r'%s'); del _hs",
-		dir, ModuleName, dir)
-	env := map[string]string{"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-	if spec.BridgeFile != "" {
-		env["HUSH_BRIDGE_FILE"] = spec.BridgeFile
-	} else {
-		env["DATABRICKS_HOST"] = spec.Host
-		env["DATABRICKS_TOKEN"] = spec.Token
-		env["DATABRICKS_AUTH_TYPE"] = "pat"
-	}
-	return KernelJSON{
-		Argv: []string{spec.Python, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-			"--IPKernelApp.exec_lines=" + startup},
+	kj := KernelJSON{
 		DisplayName: display,
 		Language:    "python",
-		Env:         env,
+		Env:         map[string]string{"PYDEVD_DISABLE_FILE_VALIDATION": "1"},
 		Metadata:    map[string]any{"debugger": true, "hush": map[string]any{"shim": ModuleName}},
-	}, nil
+	}
+	if spec.BridgeFile != "" {
+		kj.Env["HUSH_BRIDGE_FILE"] = spec.BridgeFile
+	}
+	if spec.Hush != "" {
+		// The wrapper gives the kernel DATABRICKS_HOST/TOKEN of its own
+		// bridge; the shim is found on PYTHONPATH and imported at start.
+		kj.Env["PYTHONPATH"] = dir
+		kj.Argv = []string{spec.Hush, "kernel", "run", "--connection-file", "{connection_file}", "--",
+			spec.Python, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+			"--IPKernelApp.exec_lines=from " + ModuleName + " import dbutils"}
+		return kj, nil
+	}
+	if spec.BridgeFile == "" {
+		kj.Env["DATABRICKS_HOST"] = spec.Host
+		kj.Env["DATABRICKS_TOKEN"] = spec.Token
+		kj.Env["DATABRICKS_AUTH_TYPE"] = "pat"
+	}
+	startup := fmt.Sprintf("import sys as _hs; _hs.path.insert(0, r'%s'); from %s import dbutils; _hs.path.remove(r'%s'); del _hs",
+		dir, ModuleName, dir)
+	kj.Argv = []string{spec.Python, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+		"--IPKernelApp.exec_lines=" + startup}
+	return kj, nil
 }
 
 // Install writes the kernelspec dir/<spec.Name>/ (kernel.json and the

@@ -1,0 +1,270 @@
+package kernelwrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+
+	"github.com/hush-secrets/hush/kernel/jupyter"
+	"github.com/hush-secrets/hush/kernel/msgredact"
+)
+
+// side is one end of the relay: the five sockets and the signer of its key.
+type side struct {
+	shell, control, stdin, iopub, hb zmq4.Socket
+	signer                           *jupyter.Signer
+}
+
+func (s *side) close() {
+	for _, sk := range []zmq4.Socket{s.shell, s.control, s.stdin, s.iopub, s.hb} {
+		if sk != nil {
+			_ = sk.Close()
+		}
+	}
+}
+
+// bindFrontend binds the sockets the frontend's connection file names:
+// ROUTER for shell, control and stdin, PUB for iopub, REP for the heartbeat.
+func bindFrontend(ctx context.Context, ci ConnectionInfo, signer *jupyter.Signer) (*side, error) {
+	s := &side{
+		shell:   zmq4.NewRouter(ctx),
+		control: zmq4.NewRouter(ctx),
+		stdin:   zmq4.NewRouter(ctx),
+		iopub:   zmq4.NewPub(ctx),
+		hb:      zmq4.NewRep(ctx),
+		signer:  signer,
+	}
+	for _, b := range []struct {
+		name string
+		sk   zmq4.Socket
+		port int
+	}{{"shell", s.shell, ci.ShellPort}, {"control", s.control, ci.ControlPort}, {"stdin", s.stdin, ci.StdinPort},
+		{"iopub", s.iopub, ci.IOPubPort}, {"hb", s.hb, ci.HBPort}} {
+		if err := b.sk.Listen(ci.endpoint(b.port)); err != nil {
+			s.close()
+			return nil, fmt.Errorf("bind the frontend's %s socket %s: %w", b.name, ci.endpoint(b.port), err)
+		}
+	}
+	return s, nil
+}
+
+// dialInner connects to the inner kernel as a client: DEALERs for shell,
+// control and stdin (one identity for all three, so the inner kernel's
+// input_request on stdin reaches the wrapper that sent the execute_request
+// on shell), SUB subscribed to everything for iopub. Dialing retries until
+// ctx is done, since the kernel binds its sockets only once it has started.
+func dialInner(ctx context.Context, ci ConnectionInfo, signer *jupyter.Signer, id string) (*side, error) {
+	opts := []zmq4.Option{zmq4.WithID(zmq4.SocketIdentity(id)), zmq4.WithDialerMaxRetries(-1), zmq4.WithDialerRetry(50 * time.Millisecond)}
+	s := &side{
+		shell:   zmq4.NewDealer(ctx, opts...),
+		control: zmq4.NewDealer(ctx, opts...),
+		stdin:   zmq4.NewDealer(ctx, opts...),
+		iopub:   zmq4.NewSub(ctx, zmq4.WithDialerMaxRetries(-1), zmq4.WithDialerRetry(50*time.Millisecond)),
+		signer:  signer,
+	}
+	if err := s.iopub.SetOption(zmq4.OptionSubscribe, ""); err != nil {
+		s.close()
+		return nil, fmt.Errorf("subscribe to the inner kernel's iopub: %w", err)
+	}
+	for _, d := range []struct {
+		name string
+		sk   zmq4.Socket
+		port int
+	}{{"iopub", s.iopub, ci.IOPubPort}, {"shell", s.shell, ci.ShellPort}, {"control", s.control, ci.ControlPort}, {"stdin", s.stdin, ci.StdinPort}} {
+		if err := d.sk.Dial(ci.endpoint(d.port)); err != nil {
+			s.close()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("connect to the inner kernel's %s socket: %w", d.name, err)
+		}
+	}
+	return s, nil
+}
+
+// inbound is one verified kernel→frontend message with where it came from.
+type inbound struct {
+	channel string
+	idents  [][]byte
+	msg     *jupyter.Message
+}
+
+// relay moves messages between the frontend and the inner kernel.
+type relay struct {
+	front, inner *side
+	filter       *msgredact.Filter
+	logf         func(format string, args ...any)
+	// topicPrefix is the prefix of the inner kernel's iopub topics
+	// ("kernel.<id>."), used for messages the filter creates.
+	topicPrefix string
+}
+
+// forwardRequests relays messages the frontend sends on one ROUTER socket
+// to the matching inner DEALER, unchanged but signed with the inner key. It
+// returns when the socket is closed (ctx done).
+func (r *relay) forwardRequests(ctx context.Context, channel string, from, to zmq4.Socket) {
+	for {
+		zm, err := from.Recv()
+		if err != nil {
+			if ctx.Err() == nil {
+				r.logf("hush kernel: %s: receive from frontend: %v", channel, err)
+			}
+			return
+		}
+		idents, m, err := jupyter.DecodeZMQ(zm.Frames, r.front.signer)
+		if err != nil {
+			r.logf("hush kernel: dropped a %s message from the frontend: %v", channel, err)
+			continue
+		}
+		if err := to.Send(zmq4.NewMsgFrom(jupyter.EncodeZMQ(idents, m, r.inner.signer)...)); err != nil {
+			if ctx.Err() == nil {
+				r.logf("hush kernel: %s: send to the inner kernel: %v", channel, err)
+			}
+			return
+		}
+	}
+}
+
+// readReplies reads the inner kernel's messages on one socket, verifies them
+// with the inner key and queues them for the single redacting goroutine.
+func (r *relay) readReplies(ctx context.Context, channel string, from zmq4.Socket, out chan<- inbound, last *atomic.Int64) {
+	for {
+		zm, err := from.Recv()
+		if err != nil {
+			// EOF: the inner kernel closed its end (it is exiting).
+			if ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+				r.logf("hush kernel: %s: receive from the inner kernel: %v", channel, err)
+			}
+			return
+		}
+		last.Store(time.Now().UnixNano())
+		idents, m, err := jupyter.DecodeZMQ(zm.Frames, r.inner.signer)
+		if err != nil {
+			r.logf("hush kernel: dropped a %s message from the inner kernel: %v", channel, err)
+			continue
+		}
+		m.Channel = channel
+		select {
+		case out <- inbound{channel: channel, idents: idents, msg: m}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// redactLoop is the one goroutine that feeds the msgredact.Filter (which is
+// not safe for concurrent use): every kernel→frontend message passes
+// through it in arrival order, and what the filter releases is signed with
+// the frontend's key and sent on the socket of its channel. It returns when
+// in is closed, after releasing whatever the filter still holds.
+func (r *relay) redactLoop(in <-chan inbound) {
+	var last inbound
+	// expire stays nil until kernel/msgredact's time rule lands: then it is
+	// a timer reset to Filter.Deadline after each Process, and its firing
+	// sends Filter.Expire's messages.
+	var expire <-chan time.Time
+	for {
+		select {
+		case ib, ok := <-in:
+			if !ok {
+				for _, o := range r.filter.Close() {
+					r.send(o, last)
+				}
+				return
+			}
+			last = ib
+			r.process(ib)
+		case <-expire:
+		}
+	}
+}
+
+// process redacts one kernel message and sends what the filter releases.
+func (r *relay) process(ib inbound) {
+	if ib.channel == jupyter.ChannelIOPub && len(ib.idents) == 1 {
+		r.learnTopic(ib)
+	}
+	outs, err := r.filter.Process(ib.msg)
+	if err != nil {
+		r.logf("hush kernel: a %s message could not be checked for secrets and was replaced by a notice: %v", ib.channel, err)
+	}
+	for _, o := range outs {
+		r.send(o, ib)
+	}
+}
+
+// learnTopic remembers the inner kernel's iopub topic prefix
+// ("kernel.<id>." in ipykernel) from a message whose topic ends in its type.
+func (r *relay) learnTopic(ib inbound) {
+	topic, typ := string(ib.idents[0]), ib.msg.Type()
+	if typ != "" && len(topic) > len(typ) && topic[len(topic)-len(typ):] == typ && topic[len(topic)-len(typ)-1] == '.' {
+		r.topicPrefix = topic[:len(topic)-len(typ)]
+	}
+}
+
+// send signs o with the frontend's key and sends it on its channel: iopub
+// messages with a topic, replies and input requests to the identities of
+// the message they came from.
+func (r *relay) send(o *jupyter.Message, from inbound) {
+	var sk zmq4.Socket
+	var idents [][]byte
+	switch o.Channel {
+	case jupyter.ChannelIOPub:
+		sk = r.front.iopub
+		if from.channel == jupyter.ChannelIOPub && from.msg != nil && o.Type() == from.msg.Type() {
+			idents = from.idents
+		} else {
+			prefix := r.topicPrefix
+			if prefix == "" {
+				prefix = "kernel.hush."
+			}
+			idents = [][]byte{[]byte(prefix + o.Type())}
+		}
+	case jupyter.ChannelShell, jupyter.ChannelControl, jupyter.ChannelStdin:
+		if o.Channel != from.channel {
+			r.logf("hush kernel: dropped a %s message released for the %s channel", from.channel, o.Channel)
+			return
+		}
+		idents = from.idents
+		switch o.Channel {
+		case jupyter.ChannelShell:
+			sk = r.front.shell
+		case jupyter.ChannelControl:
+			sk = r.front.control
+		default:
+			sk = r.front.stdin
+		}
+	default:
+		r.logf("hush kernel: dropped a message for unknown channel %q", o.Channel)
+		return
+	}
+	if err := sk.Send(zmq4.NewMsgFrom(jupyter.EncodeZMQ(idents, o, r.front.signer)...)); err != nil {
+		r.logf("hush kernel: %s: send to the frontend: %v", o.Channel, err)
+	}
+}
+
+// echoHeartbeat answers the frontend's heartbeat pings until the socket is
+// closed. The wrapper exits as soon as the inner kernel does, so a live
+// wrapper means a live kernel process.
+func echoHeartbeat(ctx context.Context, hb zmq4.Socket, logf func(string, ...any)) {
+	for {
+		m, err := hb.Recv()
+		if err != nil {
+			if ctx.Err() == nil {
+				logf("hush kernel: heartbeat: %v", err)
+			}
+			return
+		}
+		if err := hb.Send(m); err != nil {
+			if ctx.Err() == nil {
+				logf("hush kernel: heartbeat: %v", err)
+			}
+			return
+		}
+	}
+}
