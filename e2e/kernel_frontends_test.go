@@ -182,10 +182,11 @@ func TestKernelJupyterConsole(t *testing.T) {
 	if err != nil {
 		t.Fatalf("jupyter console: %v\n%s", err, safeLog(stderr))
 	}
-	for _, want := range []string{"printed: [REDACTED]\n", "'[REDACTED]'", "ValueError: bad value [REDACTED]",
-		"type [REDACTED]: ", "got typed\n", "file: [REDACTED]\n", "bytes: b'[REDACTED]'", "the end\n"} {
+	for _, want := range []string{"printed: [REDACTED]\n", "'[REDACTED]'", "type [REDACTED]: ", "got typed\n",
+		"file: [REDACTED]\n", "bytes: b'[REDACTED]'", "the end\n"} {
 		wantContains(t, "jupyter console", stdout, want)
 	}
+	wantContains(t, "jupyter console's traceback (on stderr)", stderr, ": bad value [REDACTED]\n")
 }
 
 // TestKernelWrapIRkernel wraps the R kernel with `hush kernel install --wrap

@@ -48,10 +48,36 @@ func pythonReplace(b []byte) string {
 	return s.String()
 }
 
+// pythonBytesRepr is what Python's repr(b) shows between b' and ': the
+// form print(dbutils.secrets.getBytes(...)) writes, from which the value is
+// read back exactly, so it must be redacted like the value.
+func pythonBytesRepr(b []byte) string {
+	var s strings.Builder
+	for _, c := range b {
+		switch {
+		case c == '\\' || c == '\'':
+			s.WriteByte('\\')
+			s.WriteByte(c)
+		case c == '\t':
+			s.WriteString(`\t`)
+		case c == '\n':
+			s.WriteString(`\n`)
+		case c == '\r':
+			s.WriteString(`\r`)
+		case c < 0x20 || c >= 0x7f:
+			fmt.Fprintf(&s, `\x%02x`, c)
+		default:
+			s.WriteByte(c)
+		}
+	}
+	return s.String()
+}
+
 // kernelSecrets are every value a wrapped-kernel test must never show, in
 // every form a decoder would turn back into it.
 func kernelSecrets() [][]byte {
 	return [][]byte{[]byte(lateSecret), []byte(earlySecret), binSecret, []byte(pythonReplace(binSecret)),
+		[]byte(pythonBytesRepr(binSecret)),
 		[]byte(splitSecret), []byte(freshSecret)}
 }
 
