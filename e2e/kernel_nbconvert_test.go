@@ -172,7 +172,7 @@ func TestKernelNbconvertNeverShowsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	noSecret(t, "the HTML export", html)
-	if n := strings.Count(string(html), "[REDACTED]"); n < 10 {
+	if n := strings.Count(string(html), "[REDACTED]"); n < 8 {
 		t.Errorf("the HTML export shows [REDACTED] %d times: the outputs did not make it", n)
 	}
 }
