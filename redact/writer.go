@@ -26,11 +26,24 @@ var ErrClosed = errors.New("redact: Writer is closed")
 // very long secret (kilobytes) a few bytes per Write is quadratic in its
 // length. Ordinary output and secrets of API-key size are unaffected.
 //
+// A driver that must release held bytes before the stream goes on (another
+// message is waiting behind them) has two ways: Flush writes them as they
+// are, FlushRedacted writes them as a Token. Live says how long the partial
+// match is, so the driver can choose (a short prefix is harmless, a long one
+// is not), and Redirect sends the output of later input elsewhere, so
+// output can be attributed to the writes it came from.
+//
 // A Writer is not safe for concurrent use; the Redactor behind it is. Close
 // flushes but does not close the underlying writer.
 type Writer struct {
 	r *Redactor
-	w io.Writer
+	// routes say where output goes: routes[i].dst receives the output of
+	// the input from routes[i].from on, up to routes[i+1].from. The last
+	// route is the current destination; earlier ones are kept while input
+	// they cover is held back.
+	routes []route
+	// n counts the input bytes written so far: buf ends at input offset n.
+	n int64
 
 	// buf holds the matching context: the stream from the start of the
 	// longest suffix that is a proper prefix of a pattern (empty when there
@@ -47,9 +60,36 @@ type Writer struct {
 	err error  // sticky: ErrClosed or the first error of the underlying writer
 }
 
+// route is a destination for the output of the input from offset from on.
+type route struct {
+	from int64
+	dst  io.Writer
+}
+
 // NewWriter returns a Writer that writes the redacted stream to w.
 func (r *Redactor) NewWriter(w io.Writer) *Writer {
-	return &Writer{r: r, w: w}
+	return &Writer{r: r, routes: []route{{0, w}}}
+}
+
+// Redirect makes dst the destination of the output of every byte written
+// from now on. The output of bytes already written and still held back
+// still goes to the destination that was current when they were written:
+// the redacted form of each input byte goes where its Write sent it, and a
+// Token goes where the first byte of its run was sent, even when the run
+// continues into later writes (the rest of the run then adds nothing to
+// the later destination). A driver that writes one message's text after
+// another, redirecting before each, thus learns which output belongs to
+// which message however the held bytes are resolved.
+func (w *Writer) Redirect(dst io.Writer) {
+	last := &w.routes[len(w.routes)-1]
+	switch {
+	case last.dst == dst:
+	case last.from == w.n || w.Buffered() == 0 && len(w.routes) == 1:
+		// Nothing written or held for the current destination.
+		last.from, last.dst = w.n, dst
+	default:
+		w.routes = append(w.routes, route{w.n, dst})
+	}
 }
 
 // Write redacts p and writes out everything that can no longer be part of
@@ -65,6 +105,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	// With no context held, scan p in place (the common case: no copy).
 	b := p
+	base := w.n - int64(len(w.buf)) // input offset of b[0]
+	w.n += int64(len(p))
 	if len(w.buf) > 0 {
 		w.buf = append(w.buf, p...)
 		b = w.buf
@@ -78,7 +120,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	w.ivs = ivs
 	from := w.hold
 	cut := firstUnmarked(ivs, max(live, from))
-	if err := w.writeOut(b, ivs, from, cut); err != nil {
+	if err := w.writeOut(b, base, ivs, from, cut); err != nil {
 		return 0, err
 	}
 	// Keep the context from the live prefix on (b may be w.buf itself:
@@ -88,11 +130,42 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// writeOut writes the redacted form of b[from:to] to the underlying writer.
-func (w *Writer) writeOut(b []byte, ivs []span, from, to int) error {
+// writeOut writes the redacted form of b[from:to] (b[0] is at input offset
+// base) to the destinations of its routes, one call per route (none for a
+// route whose part adds no output), and drops the routes that no held byte
+// needs any more.
+func (w *Writer) writeOut(b []byte, base int64, ivs []span, from, to int) error {
 	if to <= from {
 		return nil
 	}
+	for i := 0; from < to; i++ {
+		end := to
+		if i+1 < len(w.routes) {
+			next := w.routes[i+1].from - base
+			if next <= int64(from) {
+				continue // the route ends before from
+			}
+			end = min(to, int(next))
+		}
+		if err := w.writeRoute(w.routes[i].dst, b, ivs, from, end); err != nil {
+			return err
+		}
+		from = end
+	}
+	// Drop the routes before the one that b[to] (the first byte not yet
+	// written out) belongs to.
+	k := 0
+	for k+1 < len(w.routes) && w.routes[k+1].from <= base+int64(to) {
+		k++
+	}
+	if k > 0 {
+		w.routes = append(w.routes[:0], w.routes[k:]...)
+	}
+	return nil
+}
+
+// writeRoute writes the redacted form of b[from:to] to dst.
+func (w *Writer) writeRoute(dst io.Writer, b []byte, ivs []span, from, to int) error {
 	var out []byte
 	if touches(ivs, from, to) {
 		w.out, w.inRun = emit(w.out[:0], b, ivs, from, to, w.inRun)
@@ -101,7 +174,10 @@ func (w *Writer) writeOut(b []byte, ivs []span, from, to int) error {
 		out = b[from:to]
 		w.inRun = false
 	}
-	n, err := w.w.Write(out)
+	if len(out) == 0 {
+		return nil // the part continues a run whose Token is out
+	}
+	n, err := dst.Write(out)
 	if err == nil && n < len(out) {
 		err = io.ErrShortWrite
 	}
@@ -131,11 +207,48 @@ func (w *Writer) Flush() error {
 	w.r.mu.RUnlock()
 	ivs = mergeSpans(ivs)
 	w.ivs = ivs
-	if err := w.writeOut(b, ivs, w.hold, len(b)); err != nil {
+	if err := w.writeOut(b, w.n-int64(len(b)), ivs, w.hold, len(b)); err != nil {
 		return err
 	}
 	w.hold = len(b)
 	return nil
+}
+
+// FlushRedacted writes out the held-back bytes as one Token, as if they
+// were the start of a secret (or merged with the run before them when that
+// run reached them), without waiting to see whether they are: a driver
+// that cannot wait any longer for the rest of a possible secret uses it to
+// release the stream without leaking the start of one. It redacts too much
+// when the held bytes turn out not to begin a secret, never too little.
+// Matching continues across the flush point: when the rest of a secret
+// arrives, it continues the Token and adds nothing to the output.
+func (w *Writer) FlushRedacted() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.hold == len(w.buf) {
+		return nil
+	}
+	b := w.buf
+	ivs := append(w.ivs[:0], span{w.hold, len(b)})
+	w.ivs = ivs
+	if err := w.writeOut(b, w.n-int64(len(b)), ivs, w.hold, len(b)); err != nil {
+		return err
+	}
+	w.hold = len(b)
+	return nil
+}
+
+// Live returns the length of the live partial match: the longest suffix of
+// the input so far that is a proper prefix of a pattern, counting the bytes
+// of it already written out by Flush or FlushRedacted as well as the held
+// ones (Buffered). However the input was split, no occurrence of a pattern
+// that the input could still complete has more than Live bytes written so
+// far; so a driver that releases held bytes in clear only while Live is at
+// most n lets at most n bytes of any one occurrence out before it is
+// complete.
+func (w *Writer) Live() int {
+	return len(w.buf)
 }
 
 // Close flushes the Writer; later calls to Write and Flush fail with
@@ -151,6 +264,7 @@ func (w *Writer) Close() error {
 	}
 	w.buf, w.ivs, w.out = nil, nil, nil
 	w.hold = 0
+	w.routes = w.routes[len(w.routes)-1:]
 	return err
 }
 

@@ -100,8 +100,10 @@ type relay struct {
 	filter       *msgredact.Filter
 	logf         func(format string, args ...any)
 	// topicPrefix is the prefix of the inner kernel's iopub topics
-	// ("kernel.<id>."), used for messages the filter creates.
+	// ("kernel.<id>."), used for the messages the filter releases.
 	topicPrefix string
+	// routes are the identities of replies waiting to be sent.
+	routes routes
 }
 
 // forwardRequests relays messages the frontend sends on one ROUTER socket
@@ -160,41 +162,52 @@ func (r *relay) readReplies(ctx context.Context, channel string, from zmq4.Socke
 // redactLoop is the one goroutine that feeds the msgredact.Filter (which is
 // not safe for concurrent use): every kernel→frontend message passes
 // through it in arrival order, and what the filter releases is signed with
-// the frontend's key and sent on the socket of its channel. It returns when
-// in is closed, after releasing whatever the filter still holds.
+// the frontend's key and sent on the socket of its channel. A timer set to
+// Filter.Deadline releases messages that waited behind held stream text. It
+// returns when in is closed, after releasing whatever the filter still
+// holds.
 func (r *relay) redactLoop(in <-chan inbound) {
-	var last inbound
-	// expire stays nil until kernel/msgredact's time rule lands: then it is
-	// a timer reset to Filter.Deadline after each Process, and its firing
-	// sends Filter.Expire's messages.
-	var expire <-chan time.Time
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		select {
 		case ib, ok := <-in:
 			if !ok {
 				for _, o := range r.filter.Close() {
-					r.send(o, last)
+					r.send(o)
 				}
 				return
 			}
-			last = ib
 			r.process(ib)
-		case <-expire:
+		case now := <-timer.C:
+			for _, o := range r.filter.Expire(now) {
+				r.send(o)
+			}
+		}
+		if t, ok := r.filter.Deadline(); ok {
+			timer.Reset(time.Until(t))
+		} else {
+			timer.Stop()
 		}
 	}
 }
 
 // process redacts one kernel message and sends what the filter releases.
 func (r *relay) process(ib inbound) {
-	if ib.channel == jupyter.ChannelIOPub && len(ib.idents) == 1 {
-		r.learnTopic(ib)
+	if ib.channel == jupyter.ChannelIOPub {
+		if len(ib.idents) == 1 {
+			r.learnTopic(ib)
+		}
+	} else {
+		r.routes.add(ib)
 	}
 	outs, err := r.filter.Process(ib.msg)
 	if err != nil {
 		r.logf("hush kernel: a %s message could not be checked for secrets and was replaced by a notice: %v", ib.channel, err)
 	}
 	for _, o := range outs {
-		r.send(o, ib)
+		r.send(o)
 	}
 }
 
@@ -207,30 +220,69 @@ func (r *relay) learnTopic(ib inbound) {
 	}
 }
 
+// routes remembers the identities of the inner kernel's replies and input
+// requests until they are sent: the filter may release a message later
+// than it came (behind held stream text) or replace it with a notice that
+// keeps its channel and parent but not its msg_id.
+type routes struct {
+	byID     map[string]route
+	byParent map[string]string // channel + "\x00" + parent msg_id → msg_id
+}
+
+type route struct {
+	idents          [][]byte
+	channel, parent string
+}
+
+func (rs *routes) add(ib inbound) {
+	if rs.byID == nil {
+		rs.byID, rs.byParent = make(map[string]route), make(map[string]string)
+	}
+	h, _ := jupyter.ParseHeader(ib.msg.Header)
+	parent := ib.msg.ParentID()
+	rs.byID[h.MsgID] = route{idents: ib.idents, channel: ib.channel, parent: parent}
+	rs.byParent[ib.channel+"\x00"+parent] = h.MsgID
+}
+
+// take returns and forgets the identities to send o to.
+func (rs *routes) take(o *jupyter.Message) ([][]byte, bool) {
+	h, _ := jupyter.ParseHeader(o.Header)
+	rt, ok := rs.byID[h.MsgID]
+	id := h.MsgID
+	if !ok || rt.channel != o.Channel {
+		id, ok = rs.byParent[o.Channel+"\x00"+o.ParentID()]
+		if !ok {
+			return nil, false
+		}
+		rt = rs.byID[id]
+	}
+	delete(rs.byID, id)
+	if rs.byParent[rt.channel+"\x00"+rt.parent] == id {
+		delete(rs.byParent, rt.channel+"\x00"+rt.parent)
+	}
+	return rt.idents, true
+}
+
 // send signs o with the frontend's key and sends it on its channel: iopub
 // messages with a topic, replies and input requests to the identities of
-// the message they came from.
-func (r *relay) send(o *jupyter.Message, from inbound) {
+// the request they answer.
+func (r *relay) send(o *jupyter.Message) {
 	var sk zmq4.Socket
 	var idents [][]byte
 	switch o.Channel {
 	case jupyter.ChannelIOPub:
 		sk = r.front.iopub
-		if from.channel == jupyter.ChannelIOPub && from.msg != nil && o.Type() == from.msg.Type() {
-			idents = from.idents
-		} else {
-			prefix := r.topicPrefix
-			if prefix == "" {
-				prefix = "kernel.hush."
-			}
-			idents = [][]byte{[]byte(prefix + o.Type())}
+		prefix := r.topicPrefix
+		if prefix == "" {
+			prefix = "kernel.hush."
 		}
+		idents = [][]byte{[]byte(prefix + o.Type())}
 	case jupyter.ChannelShell, jupyter.ChannelControl, jupyter.ChannelStdin:
-		if o.Channel != from.channel {
-			r.logf("hush kernel: dropped a %s message released for the %s channel", from.channel, o.Channel)
+		var ok bool
+		if idents, ok = r.routes.take(o); !ok {
+			r.logf("hush kernel: dropped a %s message with no request to answer", o.Channel)
 			return
 		}
-		idents = from.idents
 		switch o.Channel {
 		case jupyter.ChannelShell:
 			sk = r.front.shell

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"time"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/hush-secrets/hush/kernel/jupyter"
@@ -9,9 +11,10 @@ import (
 
 // kernelStream redacts kernel→client frames with msgredact: decode with the
 // negotiated wire format, redact every string and buffer (holding back a
-// stream's live partial match until the next message of that stream, its
-// parent's next non-stream message or the end), encode again. A frame that
-// fails any step is replaced by a visible notice; nothing unredacted is
+// stream's live partial match, and the later messages of its cell behind
+// it, until the stream resolves it or msgredact.MaxWait has passed: then a
+// possible start of a secret leaves as [REDACTED]), encode again. A frame
+// that fails any step is replaced by a visible notice; nothing unredacted is
 // forwarded.
 type kernelStream struct {
 	p      *Proxy
@@ -32,6 +35,10 @@ func (k *kernelStream) process(typ int, data []byte) []frame {
 	}
 	return toFrames(out)
 }
+
+func (k *kernelStream) deadline() (time.Time, bool) { return k.ff.Deadline() }
+
+func (k *kernelStream) expire(now time.Time) []frame { return toFrames(k.ff.Expire(now)) }
 
 func (k *kernelStream) flush() []frame { return toFrames(k.ff.Close()) }
 

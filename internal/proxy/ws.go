@@ -28,10 +28,21 @@ type frame struct {
 
 // downstream turns upstream (server→client) messages into the frames the
 // client receives. flush is called once at the end and returns what is
-// still held back.
+// still held back. deadline says when frames held back must leave even
+// though no message came (ok false: no such time); the pump calls expire
+// then.
 type downstream interface {
 	process(typ int, data []byte) []frame
+	deadline() (t time.Time, ok bool)
+	expire(now time.Time) []frame
 	flush() []frame
+}
+
+// upstreamMessage is one read from the upstream websocket.
+type upstreamMessage struct {
+	typ  int
+	data []byte
+	err  error
 }
 
 // skipHeaders are not copied to the upstream handshake: the dialer sets
@@ -166,24 +177,7 @@ func (p *Proxy) pump(client, up *websocket.Conn, ds downstream) {
 	// upstream → client: redacted, in order.
 	go func() {
 		defer func() { errc <- struct{}{} }()
-		for {
-			typ, data, err := up.ReadMessage()
-			if err != nil {
-				for _, f := range ds.flush() {
-					if client.WriteMessage(f.typ, f.data) != nil {
-						break
-					}
-				}
-				forwardClose(client, err)
-				return
-			}
-			for _, f := range ds.process(typ, data) {
-				if err := client.WriteMessage(f.typ, f.data); err != nil {
-					forwardClose(up, err)
-					return
-				}
-			}
-		}
+		downstreamLoop(client, up, ds)
 	}()
 	<-errc
 	timer := time.AfterFunc(closeGrace, func() {
@@ -194,6 +188,70 @@ func (p *Proxy) pump(client, up *websocket.Conn, ds downstream) {
 	timer.Stop()
 	client.Close()
 	up.Close()
+}
+
+// downstreamLoop forwards upstream messages to the client through ds, in
+// order, until either side fails. Between messages it sleeps until ds's
+// deadline, if any, and sends what ds releases then, so a frame held back
+// behind a partial secret waits no longer than ds allows even when the
+// kernel sends nothing more. Only this goroutine touches ds.
+func downstreamLoop(client, up *websocket.Conn, ds downstream) {
+	msgs := make(chan upstreamMessage)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		// Ends at the first read error: pump closes up when a direction
+		// ends, which fails a pending read.
+		for {
+			typ, data, err := up.ReadMessage()
+			select {
+			case msgs <- upstreamMessage{typ, data, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	send := func(frames []frame) bool {
+		for _, f := range frames {
+			if err := client.WriteMessage(f.typ, f.data); err != nil {
+				forwardClose(up, err)
+				return false
+			}
+		}
+		return true
+	}
+	for {
+		var due <-chan time.Time
+		timer.Stop()
+		if t, ok := ds.deadline(); ok {
+			timer.Reset(time.Until(t))
+			due = timer.C
+		}
+		select {
+		case m := <-msgs:
+			if m.err != nil {
+				for _, f := range ds.flush() {
+					if client.WriteMessage(f.typ, f.data) != nil {
+						break
+					}
+				}
+				forwardClose(client, m.err)
+				return
+			}
+			if !send(ds.process(m.typ, m.data)) {
+				return
+			}
+		case now := <-due:
+			if !send(ds.expire(now)) {
+				return
+			}
+		}
+	}
 }
 
 // forwardClose sends to c the close frame matching err: the peer's code
@@ -225,6 +283,10 @@ func (w wholeMessages) process(typ int, data []byte) []frame {
 }
 
 func (wholeMessages) flush() []frame { return nil }
+
+func (wholeMessages) deadline() (time.Time, bool) { return time.Time{}, false }
+
+func (wholeMessages) expire(time.Time) []frame { return nil }
 
 // terminalStream redacts terminado's ["stdout", text] messages as one
 // continuous byte stream, so a secret split across messages is caught; a
@@ -274,6 +336,12 @@ func (t *terminalStream) process(typ int, data []byte) []frame {
 	out := t.flush()
 	return append(out, frame{websocket.TextMessage, t.p.red.Redact(nil, data)})
 }
+
+// deadline: terminal output is held only until the next output, as a
+// terminal would show it.
+func (t *terminalStream) deadline() (time.Time, bool) { return time.Time{}, false }
+
+func (t *terminalStream) expire(time.Time) []frame { return nil }
 
 func (t *terminalStream) take() []frame {
 	if t.buf.Len() == 0 {

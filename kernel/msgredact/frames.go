@@ -3,6 +3,7 @@ package msgredact
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hush-secrets/hush/kernel/jupyter"
 	"github.com/hush-secrets/hush/redact"
@@ -47,20 +48,28 @@ func (f *FrameFilter) Process(fr jupyter.Frame) ([]jupyter.Frame, error) {
 		if f.lastParent != nil {
 			like = &jupyter.Message{ParentHeader: f.lastParent}
 		}
-		notice, nerr := f.encode([]*jupyter.Message{Notice(like, "")})
+		notice, nerr := f.encode(f.filter.processNotice(like))
 		return notice, errors.Join(fmt.Errorf("msgredact: %w", err), nerr)
 	}
 	msgs, perr := f.filter.Process(m)
-	for _, o := range msgs {
-		if o.Channel == jupyter.ChannelIOPub && o.ParentID() != "" {
-			f.lastParent = o.ParentHeader
-		}
-	}
 	out, eerr := f.encode(msgs)
 	return out, errors.Join(perr, eerr)
 }
 
-// Flush returns frames carrying all held stream text (see Filter.Flush).
+// Deadline reports when the earliest waiting message must be released; ok
+// is false when nothing waits (see Filter.Deadline). A proxy resets a timer
+// to it after every Process and Expire.
+func (f *FrameFilter) Deadline() (t time.Time, ok bool) { return f.filter.Deadline() }
+
+// Expire returns the frames of every message whose wait has run out by now,
+// in order (see Filter.Expire).
+func (f *FrameFilter) Expire(now time.Time) []jupyter.Frame {
+	out, _ := f.encode(f.filter.Expire(now))
+	return out
+}
+
+// Flush returns frames carrying all held stream text and every message
+// waiting behind it (see Filter.Flush).
 func (f *FrameFilter) Flush() []jupyter.Frame {
 	out, _ := f.encode(f.filter.Flush())
 	return out
@@ -74,11 +83,14 @@ func (f *FrameFilter) Close() []jupyter.Frame {
 }
 
 // encode encodes msgs; a message that does not encode is replaced by a
-// notice.
+// notice. It remembers the parent of the last iopub message for notices.
 func (f *FrameFilter) encode(msgs []*jupyter.Message) ([]jupyter.Frame, error) {
 	out := make([]jupyter.Frame, 0, len(msgs))
 	var errs []error
 	for _, m := range msgs {
+		if m.Channel == jupyter.ChannelIOPub && m.ParentID() != "" {
+			f.lastParent = m.ParentHeader
+		}
 		fr, err := f.format.Encode(m)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("msgredact: %w", err))

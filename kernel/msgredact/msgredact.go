@@ -1,12 +1,14 @@
-// Package msgredact redacts Jupyter kernel messages on their way from
-// jupyter_server to a browser: every string of every message — known
-// message type or not — and every binary buffer goes through a
-// redact.Redactor, and a secret split over consecutive stream messages is
-// caught by holding back the live partial match of each stream.
+// Package msgredact redacts Jupyter kernel messages on their way to a
+// frontend (from jupyter_server to a browser in hush proxy, from the kernel
+// to any frontend in the hush kernel wrapper): every string of every
+// message — known message type or not — and every binary buffer goes
+// through a redact.Redactor, and a secret split over several stream
+// messages is caught by holding back the live partial match of the stream,
+// while the messages of the cell wait behind it, for a bounded time.
 //
-// One Filter serves one kernel websocket connection (one ordered message
-// stream); FrameFilter wraps it with a wire codec for a proxy that deals in
-// websocket frames.
+// One Filter serves one ordered message stream (one kernel websocket, one
+// kernel's outgoing messages); FrameFilter wraps it with a wire codec for a
+// proxy that deals in websocket frames.
 //
 // # What is redacted
 //
@@ -21,10 +23,9 @@
 // protocol fields msg_id, msg_type, session, date and version (which the
 // kernel and jupyter_client generate and the frontend routes by; redacting
 // them could only break the protocol; header keys are kept too), legacy
-// extra members other than the
-// msg_id/msg_type copies (their keys, like all top-level keys, are kept),
-// and every buffer as bytes. Strings stay strings
-// and no member is dropped.
+// extra members other than the msg_id/msg_type copies (their keys, like all
+// top-level keys, are kept), and every buffer as bytes. Strings stay
+// strings and no member is dropped.
 //
 // Keys are redacted too: display(JSON({secret: 1})) would otherwise leak.
 // When redaction makes two keys of one object equal, later ones are renamed
@@ -35,29 +36,56 @@
 //
 // ipykernel flushes stdout/stderr every 200 ms and on every flush, so
 // print(s[:5], end="", flush=True); time.sleep(1); print(s[5:]) puts a secret
-// into two stream messages. The Filter keeps one redact.Writer per (parent
-// msg_id, stream name); a stream message's text is written to it and the
-// message leaves with the text the writer released. A message whose text is
-// entirely held back is not forwarded (its header is kept to carry the held
-// text later). Held text is released — as a stream message of that stream,
-// redacted as far as the stream allows — by:
+// into two stream messages, and a display(), clear_output(), widget update
+// or stderr output may come in between. The Filter keeps, per cell (parent
+// msg_id), two kinds of redact.Writer: one per stream name (what a notebook
+// output area shows: a secret split over two stdout messages is caught even
+// with stderr or a display in between) and one over the text of all streams
+// of the cell in arrival order (what a terminal shows: a secret whose
+// halves go to stdout and stderr is caught too); the text of each stream
+// message goes through the second, then the first. A stream message leaves
+// with the text that is out of both; the rest, a possible start of a
+// secret, is held back (a message whose text is entirely held back is not
+// forwarded yet: its header is kept to carry the text later).
 //
-//   - the next stream message of the same parent and name (as part of it);
-//   - any non-stream message with the same parent msg_id (status idle,
-//     execute_result, error, execute_reply, display_data…), emitted before
-//     it, so output order within a cell is kept;
-//   - a status message with execution_state restarting, dead or starting
-//     (the kernel's output streams are gone): every stream is released;
-//   - Flush or Close (connection close).
+// While stream text of a cell is held, the cell's later messages (any
+// message with that parent msg_id on any channel: display_data,
+// clear_output, comm_msg, execute_result, error, status, execute_reply,
+// input_request, and stream messages of another name) wait behind it, so
+// the order within a cell is kept. The rules, for a secret's occurrence in
+// any form the Redactor knows:
 //
-// A writer outlives the release of its text (so the rest of a secret whose
-// start was released early is still redacted, as a token of its own, even
-// after the cell went idle); writers are dropped after a kernel restart, at
-// Close, and least recently used first when more than MaxStreams are in use.
+//   - Held text goes out when the stream resolves it: the next stream
+//     message of the cell completes the secret (then the held text leaves
+//     as [REDACTED], in the message it came with, before the waiting
+//     messages) or shows it was none (then it leaves in clear).
+//   - When something waits and the live partial match (redact.Writer.Live)
+//     is at most MaxClear (3) bytes long, the held text leaves in clear at
+//     once: no occurrence has more than 3 bytes out, and the rest of a
+//     secret that arrives later is still redacted (matching continues).
+//   - A message waits at most MaxWait (250 ms) behind held text. When its
+//     wait runs out, the held text leaves as [REDACTED]
+//     (redact.Writer.FlushRedacted): a prefix that turns out not to be a
+//     secret is over-redacted, never leaked, and the rest of a secret that
+//     arrives later continues the token.
+//   - A status message with execution_state restarting, dead or starting
+//     (the kernel's output streams are gone), Flush and Close release every
+//     held text of every cell the same way: in clear when at most 3 bytes
+//     of a partial match are live, else as [REDACTED].
 //
-// Stream messages of a different name (stdout vs stderr) do not release each
-// other, so a secret split on stdout is still caught when stderr output comes
-// in between; the held part may therefore appear after that stderr output.
+// So no more than MaxClear bytes of a secret's occurrence reach the frontend
+// in clear because other messages came in between. The Filter is
+// synchronous and keeps no timer: Process takes the arrival time from
+// Filter.Now, Deadline says when the first waiting message must leave, and
+// the driver calls Expire then (or later; Process also releases what is
+// overdue first). A driver that never calls Expire still forwards every
+// message, only later (when the stream resolves, at idle after its wait,
+// at Flush or Close).
+//
+// Writers outlive the release of their text (so the rest of a secret whose
+// start was released early is still redacted, even after the cell went
+// idle); cells are dropped after a kernel restart, at Close, and least
+// recently used first when more than MaxStreams are in use.
 //
 // # Fail closed
 //
@@ -66,7 +94,6 @@
 package msgredact
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -81,113 +108,192 @@ import (
 // checked for secrets.
 const NoticeText = "[hush] a kernel message could not be checked for secrets and was dropped\n"
 
-// DefaultMaxStreams bounds the number of (parent, stream) writers a Filter
-// keeps; beyond it the oldest is released early.
+// DefaultMaxStreams bounds the number of cells (parent msg_ids) whose
+// stream state a Filter keeps; beyond it the least recently used is
+// released early.
 const DefaultMaxStreams = 1024
+
+// MaxWait is how long a message may wait behind held stream text of its
+// cell before the held text is released as [REDACTED].
+const MaxWait = 250 * time.Millisecond
+
+// MaxClear is the most bytes of a secret's occurrence that may leave in
+// clear because other messages came in between: held text whose live
+// partial match is no longer than this is released in clear at once
+// instead of making messages wait.
+const MaxClear = 3
 
 // Filter redacts the kernel→client messages of one kernel connection. It is
 // not safe for concurrent use: feed it from the goroutine that forwards the
-// connection's messages, in order. The Redactor behind it may gain secrets
-// concurrently; each message uses the set as it is when it is processed.
+// connection's messages, in order, and call Deadline and Expire from that
+// goroutine too. The Redactor behind it may gain secrets concurrently; each
+// message uses the set as it is when it is processed.
 type Filter struct {
 	r *redact.Redactor
-	// MaxStreams bounds the number of stream writers kept at once; zero
-	// means DefaultMaxStreams.
+	// MaxStreams bounds the number of cells whose stream state is kept at
+	// once; zero means DefaultMaxStreams.
 	MaxStreams int
+	// Now is the clock arrival times are read from; nil means time.Now.
+	// Tests set a fake clock.
+	Now func() time.Time
 
-	streams map[streamKey]*stream
-	seq     uint64 // orders stream creation and hold starts
+	cells map[string]*cell
+	// waiting holds the cells in which a message waits behind held text.
+	waiting map[*cell]struct{}
+	seq     uint64 // orders cell use
 	nextID  uint64 // numbers msg_ids of messages that carry released text
-}
-
-type streamKey struct {
-	parent string
-	name   string
-}
-
-// stream is the state of one (parent msg_id, stream name).
-type stream struct {
-	w   *redact.Writer
-	out bytes.Buffer
-	// used orders streams by last use, for eviction.
-	used uint64
-	// heldSince orders streams by when their held text began (0: none).
-	heldSince uint64
-	// template is the (redacted) stream message whose header and other
-	// content members carry held text when it is released; templateSent
-	// says whether that header has already been forwarded once.
-	template     *jupyter.Message
-	templateSent bool
 }
 
 // New returns a Filter redacting with r.
 func New(r *redact.Redactor) *Filter {
-	return &Filter{r: r, streams: make(map[streamKey]*stream)}
+	return &Filter{r: r, cells: make(map[string]*cell), waiting: make(map[*cell]struct{})}
+}
+
+func (f *Filter) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 // Process redacts m and returns the messages to forward now, in order. The
-// result may be empty (a stream message whose text is held back) or hold
-// several messages (held stream text released ahead of m). m itself is not
-// modified; returned messages share nothing with it.
+// result may be empty (m waits behind held stream text, or is a stream
+// message whose text is held back) or hold several messages (messages
+// whose wait ran out, held stream text released ahead of m, messages that
+// waited behind it). m itself is not modified; returned messages share
+// nothing with it.
 //
-// On error the returned slice is still what to forward: any released held
-// text followed by a notice in place of m (see Notice); the error says why
-// (it never contains message text).
+// On error the returned slice is still what to forward, with a notice in
+// place of m (see Notice); the error says why (it never contains message
+// text).
 func (f *Filter) Process(m *jupyter.Message) ([]*jupyter.Message, error) {
+	now := f.now()
+	out := f.expire(nil, now)
 	hdr, err := jupyter.ParseHeader(m.Header)
 	if err != nil {
-		return f.failClosed(m, nil, fmt.Errorf("msgredact: %w", err))
+		return f.failClosed(m, out, nil, now, fmt.Errorf("msgredact: %w", err))
 	}
 	parent, err := jupyter.ParseHeader(m.ParentHeader)
 	if err != nil {
-		return f.failClosed(m, nil, fmt.Errorf("msgredact: %s message: parent %w", hdr.MsgType, err))
+		return f.failClosed(m, out, nil, now, fmt.Errorf("msgredact: %s message: parent %w", hdr.MsgType, err))
 	}
 	if hdr.MsgType == "stream" {
 		if name, text, ok := streamFields(m.Content); ok {
-			return f.processStream(m, hdr, streamKey{parent.MsgID, name}, text)
+			return f.processStream(m, out, parent.MsgID, name, text, now)
 		}
 	}
-	var out []*jupyter.Message
 	if hdr.MsgType == "status" {
 		state, _ := jupyter.StringMember(m.Content, "execution_state")
 		switch state {
 		case "restarting", "dead", "starting":
 			// The kernel process is gone: release everything and forget
 			// its streams.
-			out = f.release(out, func(streamKey) bool { return true })
-			f.forget(func(streamKey) bool { return true })
-		default:
-			out = f.releaseParent(out, parent.MsgID)
+			out = f.releaseAll(out)
+			f.forgetAll()
 		}
-	} else {
-		out = f.releaseParent(out, parent.MsgID)
 	}
 	red, err := f.redactMessage(m)
 	if err != nil {
-		return f.failClosed(m, out, fmt.Errorf("msgredact: %s message: %w", hdr.MsgType, err))
+		return f.failClosed(m, out, f.cells[parent.MsgID], now, fmt.Errorf("msgredact: %s message: %w", hdr.MsgType, err))
 	}
-	return append(out, red), nil
+	return f.enqueue(out, f.cells[parent.MsgID], &item{msg: red, arrived: now}), nil
 }
 
-// Flush releases all held stream text now, as stream messages, without
-// forgetting the streams' matching context.
+// processNotice forwards a notice in place of a message that could not even
+// be decoded, in the cell of like's parent (nil: none), in order.
+func (f *Filter) processNotice(like *jupyter.Message) []*jupyter.Message {
+	now := f.now()
+	out := f.expire(nil, now)
+	var c *cell
+	if like != nil {
+		c = f.cells[like.ParentID()]
+	}
+	return f.enqueue(out, c, &item{msg: Notice(like, ""), arrived: now})
+}
+
+// enqueue forwards it now when nothing of its cell is queued, else queues
+// it and forwards what may leave.
+func (f *Filter) enqueue(out []*jupyter.Message, c *cell, it *item) []*jupyter.Message {
+	if c == nil || len(c.queue) == 0 {
+		return append(out, it.msg)
+	}
+	c.queue = append(c.queue, it)
+	return f.drain(out, c, it.arrived, false)
+}
+
+// Deadline reports when the earliest waiting message must be released; ok
+// is false when nothing waits. The driver calls Expire at or after that
+// time (it is recomputed after every Process and Expire).
+func (f *Filter) Deadline() (t time.Time, ok bool) {
+	for c := range f.waiting {
+		if d, has := c.deadline(); has && (!ok || d.Before(t)) {
+			t, ok = d, true
+		}
+	}
+	return t, ok
+}
+
+// Expire releases, in order, every message whose wait has run out by now;
+// held text that could still be the start of a secret leaves as
+// [REDACTED]. It returns nil when nothing is due.
+func (f *Filter) Expire(now time.Time) []*jupyter.Message {
+	return f.expire(nil, now)
+}
+
+// expire appends to out what leaves of the cells whose first waiting
+// message is due at now, earliest deadline first.
+func (f *Filter) expire(out []*jupyter.Message, now time.Time) []*jupyter.Message {
+	if len(f.waiting) == 0 {
+		return out
+	}
+	type due struct {
+		c *cell
+		t time.Time
+	}
+	var ds []due
+	for c := range f.waiting {
+		if t, ok := c.deadline(); ok && !now.Before(t) {
+			ds = append(ds, due{c, t})
+		}
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].t.Before(ds[j].t) })
+	for _, d := range ds {
+		out = f.drain(out, d.c, now, false)
+	}
+	return out
+}
+
+// Flush releases all held stream text now, and every message waiting
+// behind it, without forgetting the cells' matching context. Held text
+// whose live partial match is longer than MaxClear leaves as [REDACTED].
 func (f *Filter) Flush() []*jupyter.Message {
-	return f.release(nil, func(streamKey) bool { return true })
+	return f.releaseAll(nil)
 }
 
-// Close releases all held stream text (call it when the connection closes)
-// and forgets every stream. The Filter may be used again afterwards.
+// Close releases all held stream text and waiting messages as Flush does
+// (call it when the connection closes) and forgets every cell. The Filter
+// may be used again afterwards.
 func (f *Filter) Close() []*jupyter.Message {
 	out := f.Flush()
-	f.forget(func(streamKey) bool { return true })
+	f.forgetAll()
 	return out
 }
 
 // Held returns the number of bytes of stream text currently held back.
 func (f *Filter) Held() int {
 	n := 0
-	for _, s := range f.streams {
-		n += s.w.Buffered()
+	for _, c := range f.cells {
+		n += c.held()
+	}
+	return n
+}
+
+// Waiting returns the number of messages queued behind held stream text
+// (stream messages whose text is held included).
+func (f *Filter) Waiting() int {
+	n := 0
+	for _, c := range f.cells {
+		n += len(c.queue)
 	}
 	return n
 }
@@ -210,127 +316,165 @@ func streamFields(content []byte) (name, text string, ok bool) {
 	return name, text, haveText
 }
 
-func (f *Filter) processStream(m *jupyter.Message, hdr jupyter.Header, key streamKey, text string) ([]*jupyter.Message, error) {
-	// Anything of another stream of this parent that is held stays held;
-	// other parents are not affected either.
-	s := f.streams[key]
-	var out []*jupyter.Message
-	if s == nil {
+// processStream queues a stream message in its cell, writes its text
+// through the cell's writers and forwards what may leave.
+func (f *Filter) processStream(m *jupyter.Message, out []*jupyter.Message, parent, name, text string, now time.Time) ([]*jupyter.Message, error) {
+	c := f.cells[parent]
+	if c == nil {
 		out = f.evictIfFull(out)
-		s = &stream{}
-		s.w = f.r.NewWriter(&s.out)
-		f.streams[key] = s
+		c = newCell(f.r, parent)
+		f.cells[parent] = c
 	}
 	f.seq++
-	s.used = f.seq
+	c.used = f.seq
 	// Redact the message's other strings first: the template must be
 	// clean whatever happens to the text.
 	red, err := f.redactMessage(m)
 	if err != nil {
-		return f.failClosed(m, out, fmt.Errorf("msgredact: stream message: %w", err))
+		return f.failClosed(m, out, c, now, fmt.Errorf("msgredact: stream message: %w", err))
 	}
-	s.out.Reset()
-	if _, err := s.w.Write([]byte(text)); err != nil {
-		return f.failClosed(m, out, fmt.Errorf("msgredact: stream message: %w", err))
+	it := &item{msg: red, arrived: now, stream: true, name: name}
+	c.queue = append(c.queue, it)
+	err = c.merged.write(&it.mid, []byte(text))
+	it.mergedEnd = c.merged.in
+	if err == nil {
+		err = c.pump(f.r)
 	}
-	released := s.out.Bytes()
-	if s.w.Buffered() > 0 {
-		if s.heldSince == 0 {
-			f.seq++
-			s.heldSince = f.seq
-		}
-	} else {
-		s.heldSince = 0
-	}
-	if len(released) == 0 {
-		// Entirely held back (or empty): keep the header to carry it.
-		s.template, s.templateSent = red, false
-		return out, nil
-	}
-	msg, err := withText(red, released)
 	if err != nil {
-		return f.failClosed(m, out, fmt.Errorf("msgredact: stream message: %w", err))
+		// Cannot happen with writers into buffers; never forward raw.
+		c.queue = c.queue[:len(c.queue)-1]
+		return f.failClosed(m, out, c, now, fmt.Errorf("msgredact: stream message: %w", err))
 	}
-	s.template, s.templateSent = red, true
-	return append(out, msg), nil
+	return f.drain(out, c, now, false), nil
 }
 
-// evictIfFull releases and forgets the least recently used stream when the
+// drain forwards the messages of c that may leave at now, in order: the
+// front leaves when it is not a stream message or its text is out; a held
+// front releases its text when something waits behind it (see the package
+// doc for when: force releases unconditionally, as at Flush).
+func (f *Filter) drain(out []*jupyter.Message, c *cell, now time.Time, force bool) []*jupyter.Message {
+	for len(c.queue) > 0 {
+		front := c.queue[0]
+		if front.stream && !c.settled(front) {
+			if w := c.waiter(); w != nil || force {
+				due := force || !now.Before(w.arrived.Add(MaxWait))
+				if err := c.releaseFront(f.r, due); err != nil {
+					// Cannot happen with writers into buffers; drop what
+					// the front carries rather than forward it raw.
+					front.final.Reset()
+					out = append(out, Notice(front.msg, "stream"))
+					c.queue = c.queue[1:]
+					continue
+				}
+			}
+		}
+		if !c.settled(front) {
+			out = f.emitText(out, front)
+			break
+		}
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		if !front.stream {
+			out = append(out, front.msg)
+			continue
+		}
+		if len(c.queue) > 0 && c.queue[0].stream && c.queue[0].name == front.name && !c.queue[0].sent {
+			// The next message continues this stream: its text carries
+			// this one's rest, under its own header.
+			next := c.queue[0]
+			rest := append(front.final.Bytes(), next.final.Bytes()...)
+			next.final.Reset()
+			next.final.Write(rest)
+			continue
+		}
+		out = f.emitText(out, front)
+	}
+	if _, ok := c.deadline(); ok {
+		f.waiting[c] = struct{}{}
+	} else {
+		delete(f.waiting, c)
+	}
+	return out
+}
+
+// emitText forwards the text of stream message it released so far, if any,
+// as a stream message: under its own header the first time, under a msg_id
+// of its own (see renumber) afterwards.
+func (f *Filter) emitText(out []*jupyter.Message, it *item) []*jupyter.Message {
+	if it.final.Len() == 0 {
+		return out
+	}
+	msg, err := withText(it.msg, it.final.Bytes())
+	if err == nil && it.sent {
+		f.nextID++
+		err = renumber(msg, f.nextID)
+	}
+	it.final.Reset()
+	if err != nil {
+		// Cannot happen with a template from redactMessage; never forward
+		// the bytes raw if it does.
+		msg = Notice(it.msg, "stream")
+	}
+	it.sent = true
+	return append(out, msg)
+}
+
+// releaseAll releases every held text and every waiting message of every
+// cell, the cell whose queue began first first.
+func (f *Filter) releaseAll(out []*jupyter.Message) []*jupyter.Message {
+	var cs []*cell
+	for _, c := range f.cells {
+		if c.held() > 0 || len(c.queue) > 0 {
+			cs = append(cs, c)
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].used < cs[j].used })
+	now := f.now()
+	for _, c := range cs {
+		out = f.releaseCell(out, c, now)
+	}
+	return out
+}
+
+// releaseCell releases all held text of c and forwards its whole queue.
+func (f *Filter) releaseCell(out []*jupyter.Message, c *cell, now time.Time) []*jupyter.Message {
+	if err := c.releaseAll(f.r); err != nil {
+		// Cannot happen with writers into buffers; force the queue out
+		// as notices rather than forward raw text.
+		for _, it := range c.queue {
+			it.final.Reset()
+		}
+	}
+	return f.drain(out, c, now, true)
+}
+
+// forgetAll closes and drops every cell; call releaseAll first.
+func (f *Filter) forgetAll() {
+	for k, c := range f.cells {
+		c.close()
+		delete(f.cells, k)
+	}
+	clear(f.waiting)
+}
+
+// evictIfFull releases and forgets the least recently used cell when the
 // Filter holds MaxStreams of them.
 func (f *Filter) evictIfFull(out []*jupyter.Message) []*jupyter.Message {
 	max := f.MaxStreams
 	if max <= 0 {
 		max = DefaultMaxStreams
 	}
-	for len(f.streams) >= max {
-		var oldest streamKey
-		var oldestSeq uint64
-		for k, s := range f.streams {
-			if oldestSeq == 0 || s.used < oldestSeq {
-				oldest, oldestSeq = k, s.used
+	for len(f.cells) >= max {
+		var oldest *cell
+		for _, c := range f.cells {
+			if oldest == nil || c.used < oldest.used {
+				oldest = c
 			}
 		}
-		out = f.release(out, func(k streamKey) bool { return k == oldest })
-		_ = f.streams[oldest].w.Close()
-		delete(f.streams, oldest)
-	}
-	return out
-}
-
-// releaseParent releases the held text of every stream of parent.
-func (f *Filter) releaseParent(out []*jupyter.Message, parent string) []*jupyter.Message {
-	return f.release(out, func(k streamKey) bool { return k.parent == parent })
-}
-
-// forget closes and drops the streams selected by match; call release
-// first.
-func (f *Filter) forget(match func(streamKey) bool) {
-	for k, s := range f.streams {
-		if match(k) {
-			_ = s.w.Close()
-			delete(f.streams, k)
-		}
-	}
-}
-
-// release flushes the writers of the streams selected by match that hold
-// text, in the order their held text began, and appends a stream message
-// with each released text to out.
-func (f *Filter) release(out []*jupyter.Message, match func(streamKey) bool) []*jupyter.Message {
-	type held struct {
-		key streamKey
-		s   *stream
-	}
-	var hs []held
-	for k, s := range f.streams {
-		if s.w.Buffered() > 0 && match(k) {
-			hs = append(hs, held{k, s})
-		}
-	}
-	sort.Slice(hs, func(i, j int) bool { return hs[i].s.heldSince < hs[j].s.heldSince })
-	for _, h := range hs {
-		s := h.s
-		s.out.Reset()
-		err := s.w.Flush()
-		s.heldSince = 0
-		if s.out.Len() == 0 {
-			continue
-		}
-		var msg *jupyter.Message
-		if err == nil && s.template != nil {
-			msg, err = withText(s.template, s.out.Bytes())
-			if err == nil && s.templateSent {
-				f.nextID++
-				err = renumber(msg, f.nextID)
-			}
-		}
-		if err != nil || s.template == nil {
-			// Cannot happen with a template from redactMessage; never
-			// forward the bytes raw if it does.
-			msg = Notice(s.template, "stream")
-		}
-		s.templateSent = true
-		out = append(out, msg)
+		out = f.releaseCell(out, oldest, f.now())
+		oldest.close()
+		delete(f.cells, oldest.parent)
+		delete(f.waiting, oldest)
 	}
 	return out
 }
@@ -468,8 +612,9 @@ func firstNonSpace(b []byte) byte {
 	return 0
 }
 
-// failClosed appends a notice in place of m to out and returns err.
-func (f *Filter) failClosed(m *jupyter.Message, out []*jupyter.Message, err error) ([]*jupyter.Message, error) {
+// failClosed puts a notice in place of m, in the queue of m's cell c (nil
+// if none) like any message of the cell, and returns err.
+func (f *Filter) failClosed(m *jupyter.Message, out []*jupyter.Message, c *cell, now time.Time, err error) ([]*jupyter.Message, error) {
 	msgType := ""
 	if h, herr := jupyter.ParseHeader(m.Header); herr == nil {
 		msgType = h.MsgType
@@ -484,7 +629,7 @@ func (f *Filter) failClosed(m *jupyter.Message, out []*jupyter.Message, err erro
 			safe = red
 		}
 	}
-	return append(out, Notice(safe, msgType)), err
+	return f.enqueue(out, c, &item{msg: Notice(safe, msgType), arrived: now}), err
 }
 
 // Notice returns a well-formed message to forward in place of one that could

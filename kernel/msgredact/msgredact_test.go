@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hush-secrets/hush/kernel/jupyter"
@@ -78,6 +79,31 @@ func process(t *testing.T, f *Filter, in ...*jupyter.Message) []string {
 		}
 	}
 	return out
+}
+
+func summaries(t *testing.T, msgs []*jupyter.Message) []string {
+	t.Helper()
+	var out []string
+	for _, o := range msgs {
+		out = append(out, summary(t, o))
+	}
+	return out
+}
+
+// fakeClock is the Filter's clock in tests: time moves only when told.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+func (c *fakeClock) advance(d time.Duration) { c.now = c.now.Add(d) }
+
+// newClocked returns a Filter on a fake clock, redacting secrets.
+func newClocked(t testing.TB, secrets ...string) (*Filter, *fakeClock) {
+	t.Helper()
+	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	f := New(newRedactor(t, secrets...))
+	f.Now = clock.Now
+	return f, clock
 }
 
 func eq(t *testing.T, got []string, want ...string) {
@@ -185,26 +211,59 @@ func TestSecretSplitAcrossStreamMessages(t *testing.T) {
 	}
 }
 
-func TestHeldTextReleasedBeforeIdleWithOwnMsgID(t *testing.T) {
-	f := New(newRedactor(t, secret))
+func TestHeldTextWaitsThenLeavesRedactedWithOwnMsgID(t *testing.T) {
+	f, clock := newClocked(t, secret)
 	got := process(t, f,
 		streamMsg("a", "p", "stdout", "abc hello-"),
 		idle("i", "p"))
-	eq(t, got, "stream[a]stdout:abc ", "stream[a-hush1]stdout:hello-", "status[i]")
+	eq(t, got, "stream[a]stdout:abc ")
+	d, ok := f.Deadline()
+	if !ok || !d.Equal(clock.now.Add(MaxWait)) {
+		t.Fatalf("Deadline %v %v, want %v", d, ok, clock.now.Add(MaxWait))
+	}
+	eq(t, summaries(t, f.Expire(d.Add(-time.Nanosecond))))
+	eq(t, summaries(t, f.Expire(d)), "stream[a-hush1]stdout:[REDACTED]", "status[i]")
+	if _, ok := f.Deadline(); ok || f.Held() != 0 || f.Waiting() != 0 {
+		t.Fatalf("after Expire: deadline %v, held %d, waiting %d", ok, f.Held(), f.Waiting())
+	}
 }
 
-func TestHeldTextReleasedBeforeOtherMessagesOfTheParent(t *testing.T) {
-	for _, mt := range []string{"execute_result", "error", "display_data", "clear_output", "execute_reply", "comm_msg"} {
-		f := New(newRedactor(t, secret))
+func TestOtherMessagesOfTheParentWaitBehindHeldText(t *testing.T) {
+	for _, mt := range []string{"execute_result", "error", "display_data", "clear_output", "execute_reply", "comm_msg", "input_request"} {
+		f, clock := newClocked(t, secret)
 		got := process(t, f,
 			streamMsg("a", "p", "stdout", "hello-"),
-			msg(mt, "x", "p", `{}`),
-			streamMsg("b", "p", "stdout", "secret"),
-			idle("i", "p"))
-		// The rest of the secret is still caught after the early release
-		// (the stream's matching context survives it).
-		eq(t, got, "stream[a]stdout:hello-", mt+"[x]", "stream[b]stdout:[REDACTED]", "status[i]")
+			msg(mt, "x", "p", `{}`))
+		eq(t, got)
+		// The rest arrives in time: the whole secret is one token, in the
+		// message where it began, and the order is kept.
+		clock.advance(MaxWait - time.Millisecond)
+		got = process(t, f, streamMsg("b", "p", "stdout", "secret\n"), idle("i", "p"))
+		eq(t, got, "stream[a]stdout:[REDACTED]", mt+"[x]", "stream[b]stdout:\n", "status[i]")
+
+		// The rest arrives late: the held start went out as a token when
+		// the wait ran out, and the rest continues it.
+		f, clock = newClocked(t, secret)
+		eq(t, process(t, f, streamMsg("a", "p", "stdout", "hello-"), msg(mt, "x", "p", `{}`)))
+		clock.advance(MaxWait)
+		eq(t, summaries(t, f.Expire(clock.now)), "stream[a]stdout:[REDACTED]", mt+"[x]")
+		clock.advance(time.Second)
+		eq(t, process(t, f, streamMsg("b", "p", "stdout", "secret\n")), "stream[b]stdout:\n")
 	}
+}
+
+func TestShortPartialMatchLeavesInClearAtOnce(t *testing.T) {
+	// Three bytes that may begin the secret: released in clear as soon as
+	// something waits (MaxClear), and the rest is still caught.
+	f, _ := newClocked(t, secret)
+	got := process(t, f,
+		streamMsg("a", "p", "stdout", "x hel"),
+		msg("display_data", "d", "p", `{}`),
+		streamMsg("b", "p", "stdout", "lo-secret\n"))
+	eq(t, got, "stream[a]stdout:x ", "stream[a-hush1]stdout:hel", "display_data[d]", "stream[b]stdout:[REDACTED]\n")
+	// Four bytes wait.
+	f, _ = newClocked(t, secret)
+	eq(t, process(t, f, streamMsg("a", "p", "stdout", "x hell"), msg("display_data", "d", "p", `{}`)), "stream[a]stdout:x ")
 }
 
 func TestOtherParentsAndStreamsDoNotRelease(t *testing.T) {
@@ -216,16 +275,20 @@ func TestOtherParentsAndStreamsDoNotRelease(t *testing.T) {
 		idle("iq", "q"),
 		streamMsg("c", "p", "stdout", "secret done\n"),
 		idle("ip", "p"))
-	eq(t, got, "stream[b]stderr:warning\n", "display_data[d]", "status[iq]", "stream[c]stdout:[REDACTED] done\n", "status[ip]")
+	// Other cells pass; the stderr output of the cell waits behind the
+	// held stdout text, and comes out in order once it is resolved.
+	eq(t, got, "display_data[d]", "status[iq]", "stream[a]stdout:[REDACTED]", "stream[b]stderr:warning\n", "stream[c]stdout: done\n", "status[ip]")
 }
 
-func TestReleaseOrderFollowsWhenTextWasHeld(t *testing.T) {
-	f := New(newRedactor(t, secret))
+func TestReleaseOrderFollowsArrival(t *testing.T) {
+	f, clock := newClocked(t, secret)
 	got := process(t, f,
 		streamMsg("a", "p", "stderr", "hello-s"),
 		streamMsg("b", "p", "stdout", "hello-"),
 		idle("i", "p"))
-	eq(t, got, "stream[a]stderr:hello-s", "stream[b]stdout:hello-", "status[i]")
+	eq(t, got)
+	clock.advance(MaxWait)
+	eq(t, summaries(t, f.Expire(clock.now)), "stream[a]stderr:[REDACTED]", "stream[b]stdout:[REDACTED]", "status[i]")
 }
 
 func TestKernelRestartReleasesEveryStream(t *testing.T) {
@@ -235,8 +298,12 @@ func TestKernelRestartReleasesEveryStream(t *testing.T) {
 			streamMsg("a", "p", "stdout", "hello-s"),
 			streamMsg("b", "q", "stdout", "hello-se"),
 			msg("status", "r", "", fmt.Sprintf(`{"execution_state": %q}`, state)))
-		eq(t, got, "stream[a]stdout:hello-s", "stream[b]stdout:hello-se", "status[r]")
+		eq(t, got, "stream[a]stdout:[REDACTED]", "stream[b]stdout:[REDACTED]", "status[r]")
 	}
+	// At most MaxClear live bytes leave in clear.
+	f := New(newRedactor(t, secret))
+	got := process(t, f, streamMsg("a", "p", "stdout", "x hel"), msg("status", "r", "", `{"execution_state": "dead"}`))
+	eq(t, got, "stream[a]stdout:x ", "stream[a-hush1]stdout:hel", "status[r]")
 }
 
 func TestFlushAndClose(t *testing.T) {
@@ -246,16 +313,16 @@ func TestFlushAndClose(t *testing.T) {
 	for _, m := range f.Flush() {
 		got = append(got, summary(t, m))
 	}
-	eq(t, got, "stream[a-hush1]stdout:hello-")
+	eq(t, got, "stream[a-hush1]stdout:[REDACTED]")
 	// The stream's context survives Flush: the rest of the secret is still
-	// caught (as a token of its own).
-	eq(t, process(t, f, streamMsg("b", "p", "stdout", "secret!")), "stream[b]stdout:[REDACTED]!")
+	// caught (it continues the token).
+	eq(t, process(t, f, streamMsg("b", "p", "stdout", "secret!")), "stream[b]stdout:!")
 	eq(t, process(t, f, streamMsg("c", "p", "stdout", "hello")))
 	got = nil
 	for _, m := range f.Close() {
 		got = append(got, summary(t, m))
 	}
-	eq(t, got, "stream[c]stdout:hello")
+	eq(t, got, "stream[c]stdout:[REDACTED]")
 	if len(f.Close()) != 0 || f.Held() != 0 {
 		t.Fatal("Close left something behind")
 	}
@@ -275,7 +342,7 @@ func TestSecretAddedWhileHeld(t *testing.T) {
 // reaches the client equals redacting the whole at once.
 func TestChunkingDoesNotMatter(t *testing.T) {
 	r := newRedactor(t, secret, "tok_4f9Q2xZ7kL0pW3v8")
-	whole := []byte("start hello-secret mid hello-hello-secret tok_4f9Q2xZ7kL0pW3v8hello-secret end hello-sec")
+	whole := []byte("start hello-secret mid hello-hello-secret tok_4f9Q2xZ7kL0pW3v8hello-secret end hello-sec.")
 	want := string(r.Redact(nil, whole))
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := 0; trial < 300; trial++ {
@@ -315,7 +382,7 @@ func TestMaxStreamsEvictsOldest(t *testing.T) {
 	f.MaxStreams = 2
 	eq(t, process(t, f, streamMsg("a", "p1", "stdout", "hello-")))
 	eq(t, process(t, f, streamMsg("b", "p2", "stdout", "hello-")))
-	eq(t, process(t, f, streamMsg("c", "p3", "stdout", "hello-")), "stream[a]stdout:hello-")
+	eq(t, process(t, f, streamMsg("c", "p3", "stdout", "hello-")), "stream[a]stdout:[REDACTED]")
 	if f.Held() != 2*len("hello-") {
 		t.Fatalf("held %d", f.Held())
 	}
@@ -334,7 +401,12 @@ func TestFailClosed(t *testing.T) {
 	if strings.Contains(err.Error(), secret) {
 		t.Fatalf("error leaks the secret: %v", err)
 	}
-	if len(out) != 2 || summary(t, out[0]) != "stream[a]stdout:hello-" {
+	if len(out) != 0 {
+		t.Fatalf("got %d messages while text is held", len(out))
+	}
+	// The notice waits in its cell like the message it replaces.
+	out = f.Flush()
+	if len(out) != 2 || summary(t, out[0]) != "stream[a]stdout:[REDACTED]" {
 		t.Fatalf("got %d messages", len(out))
 	}
 	n := out[1]
@@ -413,28 +485,31 @@ func TestFrameFilter(t *testing.T) {
 		}
 		garbage := jupyter.Frame{Binary: true, Data: []byte("\x00\x00\x00\x07hello-secret garbage")}
 		out, err = ff.Process(garbage)
-		if err == nil || len(out) != 1 {
-			t.Fatalf("%s garbage: %v %d", format, err, len(out))
+		if err == nil || len(out) != 0 {
+			t.Fatalf("%s garbage: %v %d (the notice waits behind the held text of its cell)", format, err, len(out))
 		}
 		if strings.Contains(err.Error(), secret) {
 			t.Fatalf("error leaks: %v", err)
 		}
-		m, derr := format.Decode(out[0])
+		out = ff.Close()
+		if len(out) != 2 {
+			t.Fatalf("%s: Close released %d frames", format, len(out))
+		}
+		m, _ := format.Decode(out[0])
+		if text, _ := jupyter.StringMember(m.Content, "text"); text != "[REDACTED]" {
+			t.Fatalf("%s: released %q", format, text)
+		}
+		m, derr := format.Decode(out[1])
 		if derr != nil || m.Type() != "stream" {
 			t.Fatalf("%s: notice frame does not decode: %v", format, derr)
 		}
 		if m.ParentID() != "p" {
 			t.Fatalf("%s: notice for an undecodable frame not in the running cell (parent %q)", format, m.ParentID())
 		}
-		assertNoSecret(t, out[0].Data)
-		out = ff.Close()
-		if len(out) != 1 {
-			t.Fatalf("%s: Close released %d frames", format, len(out))
+		if text, _ := jupyter.StringMember(m.Content, "text"); text != NoticeText {
+			t.Fatalf("%s: notice text %q", format, text)
 		}
-		m, _ = format.Decode(out[0])
-		if text, _ := jupyter.StringMember(m.Content, "text"); text != "hello-" {
-			t.Fatalf("%s: released %q", format, text)
-		}
+		assertNoSecret(t, out[1].Data)
 		if ff.Filter() == nil || len(ff.Flush()) != 0 {
 			t.Fatal("Filter/Flush")
 		}
@@ -481,17 +556,18 @@ func TestContextSurvivesIdle(t *testing.T) {
 	f := New(newRedactor(t, secret))
 	got := process(t, f,
 		streamMsg("a", "p", "stdout", "hello-"),
-		idle("i", "p"),
-		streamMsg("b", "p", "stdout", "secret\n"))
-	eq(t, got, "stream[a]stdout:hello-", "status[i]", "stream[b]stdout:[REDACTED]\n")
+		idle("i", "p"))
+	eq(t, got)
+	eq(t, summaries(t, f.Flush()), "stream[a]stdout:[REDACTED]", "status[i]")
+	eq(t, process(t, f, streamMsg("b", "p", "stdout", "secret\n")), "stream[b]stdout:\n")
 }
 
 func TestRestartForgetsStreams(t *testing.T) {
 	f := New(newRedactor(t, secret))
 	process(t, f, streamMsg("a", "p", "stdout", "hello-"),
 		msg("status", "r", "", `{"execution_state": "restarting"}`))
-	if len(f.streams) != 0 {
-		t.Fatalf("%d streams kept after a restart", len(f.streams))
+	if len(f.cells) != 0 {
+		t.Fatalf("%d cells kept after a restart", len(f.cells))
 	}
 }
 
