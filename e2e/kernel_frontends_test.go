@@ -160,6 +160,7 @@ func mustRoundTrip(v any) any {
 // terminal): nothing it prints shows a secret, in a print, a cell value, a
 // traceback or an input() prompt.
 func TestKernelJupyterConsole(t *testing.T) {
+	requireTool(t, "/usr/bin/jupyter-console", "jupyter-console")
 	f := setupKernels(t)
 	if err := os.WriteFile(filepath.Join(f.work, "early.txt"), []byte(earlySecret), 0o600); err != nil {
 		t.Fatal(err)

@@ -113,6 +113,7 @@ func writeNotebook(t *testing.T, path, kernel string, sources []string) {
 // proxy): the saved notebook and its HTML export hold no secret, each cell
 // shows [REDACTED] where the value was, and every cell ran.
 func TestKernelNbconvertNeverShowsSecrets(t *testing.T) {
+	requireTool(t, "/usr/bin/jupyter-nbconvert", "jupyter-nbconvert")
 	f := setupKernels(t)
 	earlyFile := filepath.Join(f.work, "early.txt")
 	if err := os.WriteFile(earlyFile, []byte(earlySecret), 0o600); err != nil {

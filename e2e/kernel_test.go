@@ -131,6 +131,15 @@ func setupKernels(t *testing.T) *kernelFixture {
 	return f
 }
 
+// requireTool skips (or with HUSH_REQUIRE_E2E=1 fails) when the program at
+// path, from the Debian package pkg, is missing.
+func requireTool(t *testing.T, path, pkg string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		needE2E(t, "%s is not installed (apt-get install %s)", path, pkg)
+	}
+}
+
 func (s *secretsServer) putBytes(t *testing.T, scope, key string, value []byte) {
 	b64 := base64.StdEncoding.EncodeToString(value)
 	s.post(t, dbapi.PathSecretsPut, dbapi.PutSecretRequest{Scope: scope, Key: key, BytesValue: &b64})
