@@ -123,9 +123,12 @@ func reportKernelBench(b *testing.B, res kernelBenchResult, lines int) {
 	rate := map[string]float64{}
 	for _, role := range []string{"bare", "wrapped"} {
 		s := res.Stream[role]
-		if s.Lines != lines || s.Secs <= 0 {
-			b.Fatalf("%s stream: %d lines of %d arrived", role, s.Lines, lines)
+		if s.Lines == 0 || s.Secs <= 0 {
+			b.Fatalf("%s stream: no line arrived", role)
 		}
+		// Lines a publisher dropped at its high-water mark never reach a
+		// frontend: reported, as a loss the rate alone would hide.
+		b.ReportMetric(float64(lines-s.Lines), role+"-lines-lost")
 		rate[role] = float64(s.Msgs) / s.Secs
 		b.ReportMetric(rate[role], role+"-msgs/s")
 		b.ReportMetric(float64(s.Lines)/s.Secs, role+"-lines/s")
