@@ -200,3 +200,40 @@ func orMissing(s string) string {
 	}
 	return s
 }
+
+// TestKernelSlowSubscriberDoesNotStallOthers connects a second iopub
+// subscriber that never reads (a frontend that hung or was suspended) and
+// prints 20,000 lines through jupyter_client: every line reaches the
+// reading client, from the bare ipykernel (the control: ZeroMQ drops for
+// the slow subscriber only) and from the wrapped one.
+func TestKernelSlowSubscriberDoesNotStallOthers(t *testing.T) {
+	f := setupKernels(t)
+	f.writeKernelSpec(t, "bare-python3", kernelSpecFile{
+		Argv:        []string{systemPython, "-m", "ipykernel_launcher", "-f", "{connection_file}"},
+		DisplayName: "Python 3 (bare)", Language: "python",
+	})
+	script, err := filepath.Abs(filepath.Join("testdata", "kernel_slow_subscriber.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lines = 20000
+	for _, name := range []string{"bare-python3", "hush-python3"} {
+		t.Run(name, func(t *testing.T) {
+			stdout, stderr, err := f.run(t, 4*time.Minute, "", systemPython, script, name, strconv.Itoa(lines))
+			if err != nil {
+				t.Fatalf("kernel_slow_subscriber.py: %v\n%s", err, safeLog(stderr))
+			}
+			var res struct {
+				Lines  int
+				Status string
+			}
+			if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+				t.Fatalf("kernel_slow_subscriber.py output %q: %v", stdout, err)
+			}
+			if res.Lines != lines || res.Status != "ok" {
+				t.Errorf("%s with an idle second subscriber: %d of %d lines reached the reading client, cell %s",
+					name, res.Lines, lines, res.Status)
+			}
+		})
+	}
+}
