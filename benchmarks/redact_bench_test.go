@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -481,5 +483,154 @@ func BenchmarkRedactAdd(b *testing.B) {
 				b.Fatalf("Close: %v", err)
 			}
 		})
+	}
+}
+
+// escapeSetSizes are the numbers of secrets of the escape-aware rows.
+var escapeSetSizes = []int{100, 10000}
+
+// sgrCode matches the escape sequences the corpus holds (SGR colours).
+var sgrCode = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+// Grep-style highlighting: what grep --color=always writes around a match.
+const (
+	grepOn  = "\x1b[01;31m\x1b[K"
+	grepOff = "\x1b[m\x1b[K"
+)
+
+// padTo appends newlines to b until its length is a multiple of n (the
+// write benchmarks cycle through their input in whole writes).
+func padTo(b []byte, n int) []byte {
+	for len(b)%n != 0 {
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// escapeInputs returns the inputs of the escape-aware rows, each with the
+// output hush must give for it with escape matching on (want) and off
+// (wantBinary):
+//
+//   - plain: the corpus with its colour codes taken out (no ESC byte at
+//     all), and plain-4k, with one secret per 4 KiB as in the main table:
+//     output without escape sequences, where the option must cost little;
+//   - colour: the plain corpus with the first four bytes of every line
+//     highlighted as grep --color=always does (two escape sequences
+//     before, two after), and colour-4k, with a line "secret=…" every
+//     4 KiB whose value is cut in two by grep's highlight codes: only the
+//     escape-aware matcher redacts it.
+func escapeInputs(corpus []byte, secrets [][]byte) []escapeInput {
+	plain := sgrCode.ReplaceAll(corpus, nil)
+	plain = plain[:len(plain)/PlantPeriod*PlantPeriod]
+	planted, plants := PlantEvery(plain, secrets, PlantPeriod, DefaultSeed)
+	plantedWant := expectRedacted(planted, secrets, plants)
+
+	var colour, colourPlanted, colourWant []byte
+	next, k := PlantPeriod, 0
+	for line := range bytes.SplitAfterSeq(plain, []byte("\n")) {
+		n := min(4, len(bytes.TrimSuffix(line, []byte("\n"))))
+		hl := slices.Concat([]byte(grepOn), line[:n], []byte(grepOff), line[n:])
+		colour = append(colour, hl...)
+		colourPlanted = append(colourPlanted, hl...)
+		colourWant = append(colourWant, hl...)
+		if len(colourPlanted) >= next {
+			s := secrets[(k*7919)%len(secrets)]
+			half := len(s) / 2
+			colourPlanted = append(colourPlanted, "secret="+grepOn+string(s[:half])+grepOff+string(s[half:])+"\n"...)
+			colourWant = append(colourWant, "secret="+grepOn+redacted+"\n"...)
+			next += PlantPeriod
+			k++
+		}
+	}
+	colour = padTo(colour, PlantPeriod)
+	pad := len(colourPlanted)
+	colourPlanted = padTo(colourPlanted, PlantPeriod)
+	colourWant = append(colourWant, colourPlanted[pad:]...)
+	return []escapeInput{
+		{"plain", plain, plain, plain},
+		{"plain-4k", planted, plantedWant, plantedWant},
+		{"colour", colour, colour, colour},
+		{"colour-4k", colourPlanted, colourWant, colourPlanted},
+	}
+}
+
+// escapeInput is one input of the escape-aware rows and its redactions.
+type escapeInput struct {
+	name             string
+	data             []byte
+	want, wantBinary []byte
+}
+
+// BenchmarkRedactEscapes measures matching through terminal escape
+// sequences: hush (the default, escape-aware) against hush-binary
+// (Options.Binary, matching the raw bytes only) on output without escape
+// sequences, where the option must keep at least 90 % of the throughput,
+// and on grep-coloured output. Names:
+//
+//	BenchmarkRedactEscapes/keys=long/n=N/w=BYTES/in=plain|plain-4k|colour|colour-4k/impl=hush|hush-binary
+func BenchmarkRedactEscapes(b *testing.B) {
+	corpus := NotebookOutput(DefaultCorpusSize, DefaultSeed)
+	all := APIKeys(escapeSetSizes[len(escapeSetSizes)-1], DefaultSeed)
+	for _, n := range escapeSetSizes {
+		secrets := all[:n]
+		b.Run(fmt.Sprintf("keys=long/n=%d", n), func(b *testing.B) {
+			inputs := escapeInputs(corpus, secrets)
+			impls := []struct {
+				name string
+				r    *redact.Redactor
+			}{
+				{"hush", redact.New(redact.Options{})},
+				{"hush-binary", redact.New(redact.Options{Binary: true})},
+			}
+			for _, im := range impls {
+				if err := im.r.AddAll(secrets); err != nil {
+					b.Fatalf("%s: AddAll: %v", im.name, err)
+				}
+				for _, in := range inputs {
+					want := in.want
+					if im.name == "hush-binary" {
+						want = in.wantBinary
+					}
+					checkStream(b, im.r, in.data, want, im.name+" on "+in.name)
+				}
+			}
+			for _, size := range writeSizes {
+				for _, in := range inputs {
+					for _, im := range impls {
+						b.Run(fmt.Sprintf("w=%d/in=%s/impl=%s", size, in.name, im.name), func(b *testing.B) {
+							// The set-up's garbage is collected now, not
+							// in the CPU time of the first row.
+							runtime.GC()
+							w := im.r.NewWriter(io.Discard)
+							runWrites(b, in.data, size, func(p []byte) error { _, err := w.Write(p); return err })
+							if err := w.Close(); err != nil {
+								b.Fatalf("close: %v", err)
+							}
+						})
+					}
+				}
+			}
+		})
+	}
+}
+
+// checkStream fails the benchmark unless r's Writer turns data into want
+// at every write size measured.
+func checkStream(b *testing.B, r *redact.Redactor, data, want []byte, what string) {
+	for _, size := range writeSizes {
+		var out bytes.Buffer
+		w := r.NewWriter(&out)
+		for off := 0; off < len(data); off += size {
+			if _, err := w.Write(data[off:min(off+size, len(data))]); err != nil {
+				b.Fatalf("%s: write: %v", what, err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatalf("%s: close: %v", what, err)
+		}
+		if !bytes.Equal(out.Bytes(), want) {
+			b.Fatalf("%s, %d-byte writes: output differs from the expected redaction at byte %d (got %d bytes, want %d)",
+				what, size, firstDiff(out.Bytes(), want), out.Len(), len(want))
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +25,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/hush-secrets/hush/internal/server/servertest"
+	"github.com/hush-secrets/hush/redact/redacttest"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -266,24 +265,12 @@ func (s *stack) api(t *testing.T, base, method, path string, body any) (int, []b
 	return resp.StatusCode, out
 }
 
-// leaks reports how b shows a secret: raw, or in a form a decoder would
-// turn back into it.
-func leaks(b []byte) string {
-	for _, sec := range []string{lateSecret, earlySecret} {
-		forms := map[string]string{
-			"raw":        sec,
-			"json":       strings.Trim(mustJSON(sec), `"`),
-			"json-ascii": strings.Trim(asciiJSON(sec), `"`),
-			"base64":     base64.StdEncoding.EncodeToString([]byte(sec)),
-			"url":        url.QueryEscape(sec),
-		}
-		for name, f := range forms {
-			if bytes.Contains(b, []byte(f)) {
-				return name + " form of a secret"
-			}
-		}
-	}
-	return ""
+// hidden returns the secrets the Jupyter tests hide, for redacttest:
+// secrets[0] is lateSecret, secrets[1] earlySecret. redacttest looks for
+// them raw and in every form the proxy redacts, and names a leak by index,
+// form and offset, never by value.
+func hidden() [][]byte {
+	return [][]byte{[]byte(lateSecret), []byte(earlySecret)}
 }
 
 func mustJSON(s string) string {
@@ -292,19 +279,6 @@ func mustJSON(s string) string {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
 	return strings.TrimSpace(b.String())
-}
-
-// asciiJSON is Python's json.dumps(s) (ensure_ascii=True).
-func asciiJSON(s string) string {
-	var b strings.Builder
-	for _, r := range mustJSON(s) {
-		if r > 0x7e {
-			fmt.Fprintf(&b, `\u%04x`, r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // secretsServer is a real hush serve (in-process, bolt store in a temp dir).
@@ -521,11 +495,11 @@ func (k *kernelClient) collect(parent, replyType, reply string) []*kmsg {
 		if err != nil {
 			k.t.Fatalf("frame from the proxy does not decode: %v", err)
 		}
-		if how := leaks(data); how != "" {
-			k.t.Fatalf("a %s frame (%s) carries the %s: %.300q", m.msgType(), m.Channel, how, data)
+		if l := redacttest.Leaked(data, hidden()...); l != nil {
+			k.t.Fatalf("a %s frame (%s) leaks %v", m.msgType(), m.Channel, l)
 		}
-		if how := leaks([]byte(allStrings(m.Content) + allStrings(m.Metadata))); how != "" {
-			k.t.Fatalf("a decoded %s message carries the %s", m.msgType(), how)
+		if l := redacttest.Leaked([]byte(allStrings(m.Content)+allStrings(m.Metadata)), hidden()...); l != nil {
+			k.t.Fatalf("a decoded %s message leaks %v", m.msgType(), l)
 		}
 		if m.parentID() != parent {
 			continue
@@ -597,6 +571,61 @@ func find(msgs []*kmsg, typ string) *kmsg {
 	return nil
 }
 
+// clearRunWindows are the runs of 4 bytes of each secret: an output with
+// none of them shows no more than 3 bytes of a secret in clear.
+func clearRunWindows() [][]byte {
+	var out [][]byte
+	for _, sec := range []string{lateSecret, earlySecret} {
+		for i := 0; i+4 <= len(sec); i++ {
+			out = append(out, []byte(sec[i:i+4]))
+		}
+	}
+	return out
+}
+
+// assertNoClearRun checks the stream text of msgs as a notebook shows it
+// (each stream on its own) and as a terminal does (all streams in order):
+// no 4 bytes of a secret in clear.
+func assertNoClearRun(t *testing.T, msgs []*kmsg, what string) {
+	t.Helper()
+	var all strings.Builder
+	for _, m := range msgs {
+		if m.msgType() == "stream" {
+			all.WriteString(fmt.Sprint(m.Content["text"]))
+		}
+	}
+	for name, text := range map[string]string{"stdout": streamText(msgs, "stdout"), "stderr": streamText(msgs, "stderr"), "all streams": all.String()} {
+		if l := redacttest.FindLeak([]byte(text), clearRunWindows(), nil); l != nil {
+			t.Errorf("%s: %s shows more than 3 bytes of a secret in clear (%s)", what, name, l)
+		}
+	}
+}
+
+// assertSplitOutput checks the output of print(s[:-1], end="",
+// flush=True); <between>; print(s[-1:]): the secret shows as [REDACTED]
+// before the message in between, the newline after it.
+func assertSplitOutput(t *testing.T, msgs []*kmsg, between string) {
+	t.Helper()
+	assertNoClearRun(t, msgs, between)
+	var before, after strings.Builder
+	seen := false
+	for _, m := range msgs {
+		switch m.msgType() {
+		case "display_data", "clear_output", "comm_open", "comm_msg":
+			seen = true
+		case "stream":
+			if seen {
+				after.WriteString(fmt.Sprint(m.Content["text"]))
+			} else {
+				before.WriteString(fmt.Sprint(m.Content["text"]))
+			}
+		}
+	}
+	if !seen || before.String() != "[REDACTED]" || after.String() != "\n" {
+		t.Errorf("%s: stdout %q, then the message in between (seen %v), then %q", between, before.String(), seen, after.String())
+	}
+}
+
 // ---- the tests ----
 
 func TestJupyterThroughProxyNeverShowsSecrets(t *testing.T) {
@@ -644,6 +673,29 @@ print()`)
 			}
 			if n := len(k.frames); n < 4 {
 				t.Errorf("only %d frames: the split was not exercised", n)
+			}
+
+			// Issue 11 point 4: other messages between the parts of a
+			// secret release no prefix of it, and the order is kept.
+			for _, between := range []string{
+				`from IPython.display import display; display("between")`,
+				`from IPython.display import clear_output; clear_output()`,
+				// A widget update: comm_open and comm_msg (no ipywidgets
+				// needed; the client ignores the comm).
+				`from ipykernel.comm import Comm; Comm(target_name="hush-e2e").send({"value": 1})`,
+			} {
+				msgs = k.execute(`print(s[:-1], end="", flush=True)
+` + between + `
+print(s[-1:])`)
+				assertSplitOutput(t, msgs, between)
+			}
+			msgs = k.execute(`import sys
+print(s[:8], end="", flush=True)
+print(s[8:], file=sys.stderr, flush=True)`)
+			assertNoClearRun(t, msgs, "halves on stdout and stderr")
+			// Each stream shows a token for its part of the secret.
+			if got := streamText(msgs, "stdout") + "|" + streamText(msgs, "stderr"); got != "[REDACTED]|[REDACTED]\n" {
+				t.Errorf("halves on stdout and stderr: stdout|stderr %q", got)
 			}
 
 			msgs = k.execute(`raise ValueError("bad value " + s)`)
@@ -706,7 +758,10 @@ print("got", answer)`)
 
 	for _, path := range []string{"/files/leak.txt", "/api/contents/leak.txt", "/api/contents/leak.txt?format=base64&type=file"} {
 		status, body := s.api(t, s.proxy, "GET", path, nil)
-		if status != 200 || leaks(body) != "" || !bytes.Contains(body, []byte("[REDACTED]")) && !strings.Contains(path, "base64") {
+		if !redacttest.AssertNoSecretIn(t, map[string][]byte{"GET " + path: body}, hidden()...) {
+			continue // the body is not printed
+		}
+		if status != 200 || !bytes.Contains(body, []byte("[REDACTED]")) && !strings.Contains(path, "base64") {
 			t.Errorf("GET %s through the proxy: %d %.300q", path, status, body)
 		}
 	}
@@ -723,15 +778,17 @@ print("got", answer)`)
 		t.Fatalf("save notebook: %d %s", status, body)
 	}
 	status, body = s.api(t, s.proxy, "GET", "/api/contents/saved.ipynb", nil)
-	if status != 200 || leaks(body) != "" || !bytes.Contains(body, []byte("[REDACTED]")) {
+	if redacttest.AssertNoSecretIn(t, map[string][]byte{"the notebook read through the proxy": body}, hidden()...) &&
+		(status != 200 || !bytes.Contains(body, []byte("[REDACTED]"))) {
 		t.Errorf("notebook read through the proxy: %d %.300q", status, body)
 	}
 	disk, err := os.ReadFile(filepath.Join(s.root, "saved.ipynb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if how := leaks(disk); how != "" || !bytes.Contains(disk, []byte("[REDACTED]")) {
-		t.Errorf("the saved notebook on disk holds the %s or no outputs: %.500s", how, disk)
+	if redacttest.AssertNoSecretIn(t, map[string][]byte{"the saved notebook on disk": disk}, hidden()...) &&
+		!bytes.Contains(disk, []byte("[REDACTED]")) {
+		t.Errorf("the saved notebook on disk has no outputs: %.500s", disk)
 	}
 
 	// A notebook written with the secret by another path is redacted when
@@ -746,13 +803,14 @@ print("got", answer)`)
 			t.Logf("nbconvert unavailable here (%d); skipped", status)
 			continue
 		}
-		if status != 200 || leaks(body) != "" {
-			t.Errorf("GET %s through the proxy: %d, leak %q", path, status, leaks(body))
+		redacttest.AssertNoSecretIn(t, map[string][]byte{"GET " + path: body}, hidden()...)
+		if status != 200 {
+			t.Errorf("GET %s through the proxy: %d", path, status)
 		}
 	}
 	// Sanity: straight to jupyter_server the raw notebook does show it, so
 	// the checks above test the proxy, not the fixture.
-	if _, body := s.api(t, s.jupyter, "GET", "/api/contents/raw.ipynb", nil); leaks(body) == "" {
+	if _, body := s.api(t, s.jupyter, "GET", "/api/contents/raw.ipynb", nil); redacttest.Leaked(body, hidden()...) == nil {
 		t.Error("fixture: the raw notebook does not hold the secret")
 	}
 }

@@ -70,6 +70,38 @@ const (
 	// EncodingCRLF is the secret with every LF written as CRLF, as a
 	// terminal in cooked mode prints it (only for secrets that contain LF).
 	EncodingCRLF Encoding = "crlf"
+
+	// EncodingURLQuote is Python urllib.parse.quote(s) with its default
+	// safe="/": EncodingURLPercent except that '/' stays as it is.
+	EncodingURLQuote Encoding = "url-quote"
+	// EncodingURLPathGo is Go url.PathEscape: unreserved characters and
+	// $ & + : = @ stay, everything else is %XX (uppercase hex).
+	EncodingURLPathGo Encoding = "url-path-go"
+	// EncodingPythonBytes is the body of Python repr(bytes) without the
+	// b'' : \\ \t \n \r by name, other controls and bytes from 0x7f as
+	// \xNN (lowercase). Both quote styles: with ' escaped as \' (the
+	// bytes are quoted with ') and, for a value holding ' and no ", with '
+	// as it is (CPython quotes such bytes with ").
+	EncodingPythonBytes Encoding = "python-bytes"
+	// EncodingLaTeX is nbconvert's escape_latex: & % $ # _ { } as \& \%
+	// \$ \# \_ \{ \}, ~ ^ \ as \textasciitilde{} \^{} \textbackslash{},
+	// then every run of three dots or more as {\ldots}.
+	EncodingLaTeX Encoding = "latex"
+	// EncodingHTMLText is HTML/XML escaping of & < > only: Python
+	// html.escape(s, quote=False), xml.sax.saxutils.escape, pandas to_html.
+	EncodingHTMLText Encoding = "html-text"
+	// EncodingBase64Wrapped is EncodingBase64Std broken into lines of 64
+	// (PEM) or 76 (MIME, base64.encodebytes) characters, with \n or \r\n,
+	// at every byte alignment and every column where the secret's run can
+	// start: only the needles that hold at least one line break (the
+	// unbroken ones are EncodingBase64Std's).
+	EncodingBase64Wrapped Encoding = "base64-wrapped"
+	// EncodingLines is, for a secret holding line breaks, each of its lines
+	// of LineMinLength bytes or more (spaces, tabs and a CR around it
+	// trimmed; PEM armour lines such as -----BEGIN PRIVATE KEY----- left
+	// out), as a pattern of its own. The Redactor derives each such line
+	// again with its other encodings.
+	EncodingLines Encoding = "lines"
 )
 
 // form is one derived encoding: its name and the function that computes its
@@ -97,6 +129,13 @@ var forms = []form{
 	{EncodingHexLower, one(hexLower)},
 	{EncodingHexUpper, one(hexUpper)},
 	{EncodingCRLF, one(crlf)},
+	{EncodingURLQuote, one(urlQuote)},
+	{EncodingURLPathGo, one(urlPathGo)},
+	{EncodingPythonBytes, pythonBytes},
+	{EncodingLaTeX, one(latex)},
+	{EncodingHTMLText, one(htmlText)},
+	{EncodingBase64Wrapped, base64Wrapped},
+	{EncodingLines, lines},
 }
 
 // one adapts a form with a single needle to the shape of form.derive.
@@ -140,7 +179,10 @@ func ParseEncoding(s string) (Encoding, error) {
 }
 
 // Derive returns the needles that encoding enc turns secret into: usually
-// one, three for the base64 forms (one per byte alignment). The raw secret
+// one, three for the base64 forms (one per byte alignment), two for
+// python-bytes (one per quote style), dozens for base64-wrapped (one per
+// alignment, line width, end of line and column), one per long line for
+// lines. The raw secret
 // itself is never among them (a form that leaves the secret unchanged adds
 // nothing), needles are distinct and non-empty, and the result is nil when
 // there is none, when enc is EncodingRaw or unknown, or when the form does
@@ -148,10 +190,11 @@ func ParseEncoding(s string) (Encoding, error) {
 //
 // Secrets that are not valid UTF-8: the Go JSON forms write each invalid
 // byte as \ufffd, exactly as encoding/json does; the Python forms
-// (json-python, json-python-utf8, python-repr, html-python) give nothing,
-// because a Python str cannot hold such a value (Python code holding it has
-// bytes, which these forms do not describe); the byte-oriented forms
-// (html-go, url-*, base64-*, hex-*, crlf) apply unchanged.
+// (json-python, json-python-utf8, python-repr, html-python, latex) give
+// nothing, because a Python str cannot hold such a value (Python code
+// holding it has bytes, which python-bytes describes); the byte-oriented
+// forms (html-go, html-text, url-*, python-bytes, base64-*, hex-*, crlf,
+// lines) apply unchanged.
 //
 // Derive applies no length policy: very short secrets give very short
 // needles (a 1-byte secret has 1-character base64 runs). Choosing which
@@ -162,10 +205,12 @@ func Derive(enc Encoding, secret []byte) [][]byte {
 			continue
 		}
 		var out [][]byte
+		seen := map[string]bool{}
 		for _, n := range f.derive(secret) {
-			if len(n) == 0 || bytes.Equal(n, secret) || containsNeedle(out, n) {
+			if len(n) == 0 || bytes.Equal(n, secret) || seen[string(n)] {
 				continue
 			}
+			seen[string(n)] = true
 			out = append(out, n)
 		}
 		return out

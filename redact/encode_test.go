@@ -201,7 +201,8 @@ func TestAllEncodingsAndParse(t *testing.T) {
 	all := AllEncodings()
 	want := []Encoding{"json-go", "json-go-nohtml", "json-python", "json-python-utf8", "python-repr",
 		"html-python", "html-go", "url-percent", "url-percent-lower", "url-query",
-		"base64-std", "base64-url", "hex-lower", "hex-upper", "crlf"}
+		"base64-std", "base64-url", "hex-lower", "hex-upper", "crlf",
+		"url-quote", "url-path-go", "python-bytes", "latex", "html-text", "base64-wrapped", "lines"}
 	if !slices.Equal(all, want) {
 		t.Fatalf("AllEncodings() = %q, want %q", all, want)
 	}

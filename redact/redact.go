@@ -2,16 +2,20 @@
 // turns them into, with [REDACTED] in a stream of output bytes.
 //
 // A Redactor holds a growing set of patterns: each secret added with Add (or
-// many at once with AddAll), plus its derived encodings (JSON, repr, HTML,
-// percent, base64, hex, …) when Options.Encodings asks for them. Redact
-// rewrites one buffer; a Writer rewrites a stream, however it is split into
-// writes.
+// many at once with AddAll), plus its derived encodings (JSON, str and
+// bytes reprs, HTML, LaTeX, percent, base64 plain and wrapped in lines,
+// hex, the lines of a multi-line value, …) when Options.Encodings asks for
+// them. Redact rewrites one buffer; a Writer rewrites a stream, however it
+// is split into writes.
 //
 // The rule is union-merge-adjacent: every byte covered by any occurrence of
 // any pattern (overlapping occurrences included) is marked, and each maximal
 // run of marked bytes, including runs that merely touch, becomes one Token.
 // Matching is byte-exact and case-sensitive; the Token is never scanned
-// again. A Writer's output does not depend on how its input is split into
+// again. For text output (the default; see Options.Binary) patterns are
+// also matched through terminal escape sequences: a value that colour codes
+// interrupt is still an occurrence, and the whole run, escape sequences
+// included, becomes one Token (see escape.go for the exact rule). A Writer's output does not depend on how its input is split into
 // writes, and it holds back only a live partial match: the shortest tail of
 // the input that could still be (part of) an occurrence.
 //
@@ -60,6 +64,13 @@ type Options struct {
 	// raw bytes. Nil or empty means raw only; AllEncodings() means every
 	// form hush knows.
 	Encodings []Encoding
+	// Binary turns off matching through terminal escape sequences (see
+	// the package documentation): ESC bytes are data like any other, and
+	// an occurrence is only ever a contiguous run of bytes. Set it for
+	// streams that are not text (files, images, archives), where an ESC
+	// byte starts no escape sequence. The default, for text output, is to
+	// match through them.
+	Binary bool
 }
 
 // Redactor is a set of secret patterns and the matcher over them. It is safe
@@ -68,6 +79,7 @@ type Redactor struct {
 	minLen     int
 	derivedMin int
 	encodings  []Encoding
+	escapes    bool // match through terminal escape sequences (not Options.Binary)
 
 	mu  sync.RWMutex // guards set: Add writes, scans read
 	set *set
@@ -79,6 +91,7 @@ func New(opts Options) *Redactor {
 		minLen:     opts.MinLength,
 		derivedMin: opts.DerivedMinLength,
 		encodings:  append([]Encoding(nil), opts.Encodings...),
+		escapes:    !opts.Binary,
 		set:        newSet(),
 	}
 	if r.minLen <= 0 {
@@ -183,11 +196,37 @@ func (r *Redactor) AddAll(secrets [][]byte) error {
 // none when secret is shorter than DerivedMinLength, and only those of at
 // least MinLength bytes.
 func (r *Redactor) derive(secret []byte, dst []string) []string {
-	if len(secret) < r.derivedMin {
-		return dst
+	if len(secret) >= r.derivedMin {
+		dst = r.deriveForms(secret, dst)
 	}
+	return dst
+}
+
+// deriveForms appends to dst the derived forms of secret of at least
+// MinLength bytes.
+func (r *Redactor) deriveForms(secret []byte, dst []string) []string {
 	for _, enc := range r.encodings {
 		for _, d := range Derive(enc, secret) {
+			if len(d) >= r.minLen {
+				dst = append(dst, string(d))
+			}
+			if enc == EncodingLines {
+				dst = r.deriveLine(d, dst)
+			}
+		}
+	}
+	return dst
+}
+
+// deriveLine appends the derived forms of line, a line of a multi-line
+// secret, by the Redactor's other encodings: a line of a key printed as
+// JSON or in a repr is as secret as the line itself.
+func (r *Redactor) deriveLine(line []byte, dst []string) []string {
+	for _, enc := range r.encodings {
+		if enc == EncodingLines {
+			continue
+		}
+		for _, d := range Derive(enc, line) {
 			if len(d) >= r.minLen {
 				dst = append(dst, string(d))
 			}
@@ -195,6 +234,11 @@ func (r *Redactor) derive(secret []byte, dst []string) []string {
 	}
 	return dst
 }
+
+// MinLength returns the length, in bytes, below which Add refuses a secret
+// (Options.MinLength after defaults), so that a caller warning about a value
+// too short to redact can name the minimum.
+func (r *Redactor) MinLength() int { return r.minLen }
 
 // Len returns the number of distinct patterns (raw secrets and derived
 // forms) in the set.
@@ -208,13 +252,22 @@ func (r *Redactor) Len() int {
 // slice. src is treated as a whole stream: a secret cut off at the end of
 // src is not redacted (use a Writer for streams).
 func (r *Redactor) Redact(dst, src []byte) []byte {
+	var v *escView
 	r.mu.RLock()
 	ivs, _ := r.set.scan(src, nil, false)
+	if r.escapes && containsESC(src) {
+		v = new(escView)
+		v.build(src, true)
+		ivs, _, _ = r.set.scanView(v, src, ivs, nil, false)
+	}
 	r.mu.RUnlock()
 	if len(ivs) == 0 {
 		return append(dst, src...)
 	}
 	ivs = mergeSpans(ivs)
+	if v != nil {
+		ivs = fillEscapes(ivs, v.escs)
+	}
 	dst, _ = emit(dst, src, ivs, 0, len(src), false)
 	return dst
 }

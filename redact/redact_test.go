@@ -424,7 +424,9 @@ func TestWriteAllocs(t *testing.T) {
 }
 
 // FuzzWriter compares the Writer at fuzzer-chosen split points and Redact
-// against the naive reference. patterns is a '|'-separated list.
+// against the naive references: the escape-aware one (escape_test.go) for
+// the default Redactor, the plain one, with the exact hold-back, for a
+// Binary one. patterns is a '|'-separated list.
 func FuzzWriter(f *testing.F) {
 	f.Add("ab|bc|cd", []byte("xabcdey abd"), []byte{1, 3})
 	f.Add("aab", []byte("xaaab"), []byte{3})
@@ -433,6 +435,9 @@ func FuzzWriter(f *testing.F) {
 	f.Add("abcdefgh|cde", []byte("xabcdefXh"), []byte{4})
 	f.Add("aaaaaaaaaaaaaaaaaaaab|aaaaaaaab", []byte("aaaaaaaaaaaaaaaaaaaaaaaaaaab"), []byte{9, 9, 1})
 	f.Add("tok_4f9Q2xZ7kL0pW3v8|4f9Q2xZ7", []byte("atok_4f9Q2xZ7kL0pW3v8tok_4f9Q2xZ7kL0pW3v8b"), []byte{21, 5})
+	f.Add("hush-rt-S3cret", []byte("PW=\x1b[01;31m\x1b[Khush\x1b[m\x1b[K-rt-S3cret\n"), []byte{14, 3, 9})
+	f.Add("abcd|cdef", []byte("ab\x1b]0;t\x07cd\x1b[mef\x1b(Bx\x1b"), []byte{3, 1, 1, 8})
+	f.Add("ab[m", []byte("xab\x1b[mab[m\x1b[3"), []byte{2, 2, 2})
 	f.Fuzz(func(t *testing.T, patterns string, text []byte, cuts []byte) {
 		if len(text) > 2000 || len(patterns) > 500 {
 			return
@@ -443,11 +448,6 @@ func FuzzWriter(f *testing.F) {
 				pats = append(pats, p)
 			}
 		}
-		r := newTestRedactor(t, pats)
-		want := naiveRedact(pats, text)
-		if got := r.Redact(nil, text); !bytes.Equal(got, want) {
-			t.Fatalf("Redact = %q, want %q", got, want)
-		}
 		var splits []int
 		pos := 0
 		for _, c := range cuts {
@@ -456,7 +456,28 @@ func FuzzWriter(f *testing.F) {
 				splits = append(splits, pos)
 			}
 		}
-		streamCheck(t, r, pats, text, splits, want)
+		r := newTestRedactor(t, pats)
+		want := naiveEscRedact(pats, text)
+		if got := r.Redact(nil, text); !bytes.Equal(got, want) {
+			t.Fatalf("Redact = %q, want %q", got, want)
+		}
+		var heldPats []string // the exact hold-back is the plain rule's
+		if bytes.IndexByte(text, escByte) < 0 {
+			heldPats = pats
+		}
+		streamCheck(t, r, heldPats, text, splits, want)
+
+		bin := New(Options{MinLength: 1, Binary: true})
+		for _, p := range pats {
+			if err := bin.Add([]byte(p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want = naiveRedact(pats, text)
+		if got := bin.Redact(nil, text); !bytes.Equal(got, want) {
+			t.Fatalf("binary: Redact = %q, want %q", got, want)
+		}
+		streamCheck(t, bin, pats, text, splits, want)
 	})
 }
 

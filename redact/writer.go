@@ -15,7 +15,10 @@ var ErrClosed = errors.New("redact: Writer is closed")
 // Redactor.Redact of the whole input. It holds back only a live partial
 // match: the bytes from the start of the longest suffix of the input that is
 // a proper prefix of a pattern; everything before it leaves in the same
-// Write, in one call to the underlying writer.
+// Write, in one call to the underlying writer. In text mode (the default,
+// see Options.Binary) it also holds an escape sequence the input ends
+// inside, and escape sequences that directly follow a redacted run, until
+// the next visible byte shows whether the run goes on.
 //
 // Each Write uses the Redactor's set as it is when the Write starts, applied
 // to the held-back bytes too: a secret added between two writes is redacted
@@ -55,9 +58,37 @@ type Writer struct {
 	// continuing into the next bytes merges with its Token.
 	inRun bool
 
-	ivs []span // scratch: spans of the current scan
-	out []byte // scratch: output being assembled
-	err error  // sticky: ErrClosed or the first error of the underlying writer
+	// carry holds the marked runs of buf[:hold] (already written out), so
+	// that a run continuing after escape sequences is known to touch them.
+	carry []span
+	// extra is how many bytes at the start of buf are kept only as context
+	// for escape sequences after a run (the run's last byte and escapes):
+	// they are not part of the live partial match (see Live).
+	extra int
+
+	ivs  []span  // scratch: spans of the current scan
+	sivs []span  // scratch: spans in the visible text (escape path)
+	view escView // scratch: the visible text of buf (escape path)
+	out  []byte  // scratch: output being assembled
+	err  error   // sticky: ErrClosed or the first error of the underlying writer
+}
+
+// SpanWriter is a destination that takes a Writer's output as the input
+// bytes themselves, each piece flagged secret or not, instead of as redacted
+// text. A Writer whose destination (NewWriter, Redirect) implements
+// SpanWriter calls WriteSpan instead of Write, with the bytes it releases,
+// in order, cut where the marking changes: a secret piece is what Write
+// would have replaced by a Token (or merged into the Token before it).
+// Unlike a plain destination, it gets every byte routed to it, including
+// those continuing a run whose Token went to an earlier destination.
+// A driver that feeds the output of one Writer to another (one over the
+// interleaved text of several streams, one per stream) uses it so the
+// second still sees the raw bytes, with the first's secrets given to it
+// by WriteRedacted.
+type SpanWriter interface {
+	// WriteSpan takes the next released input bytes. p is only valid
+	// during the call.
+	WriteSpan(p []byte, secret bool) error
 }
 
 // route is a destination for the output of the input from offset from on.
@@ -112,22 +143,64 @@ func (w *Writer) Write(p []byte) (int, error) {
 		b = w.buf
 	}
 
-	w.r.mu.RLock()
-	ivs, live := w.r.set.scan(b, w.ivs[:0], true)
-	w.r.mu.RUnlock()
-
-	ivs = mergeSpans(ivs)
-	w.ivs = ivs
+	ivs, live, v := w.scan(b, false)
+	if v != nil {
+		live = undecidedFrom(ivs, v.escs, live)
+	}
 	from := w.hold
 	cut := firstUnmarked(ivs, max(live, from))
 	if err := w.writeOut(b, base, ivs, from, cut); err != nil {
 		return 0, err
 	}
-	// Keep the context from the live prefix on (b may be w.buf itself:
-	// append moves the bytes with memmove, which allows the overlap).
-	w.buf = append(w.buf[:0], b[live:]...)
-	w.hold = cut - live
+	// Keep the context from the live prefix on, and the marked byte just
+	// before it, if any: escape sequences that follow it may yet turn out
+	// to be inside a run. keep is where the buffer parses as from its
+	// start.
+	keep := live
+	if keep > 0 && markedAt(ivs, keep-1) {
+		keep--
+		if v != nil {
+			keep = v.tokenStart(keep)
+		}
+	}
+	w.carry = clipSpans(w.carry[:0], ivs, keep, cut)
+	// b may be w.buf itself: append moves the bytes with memmove, which
+	// allows the overlap.
+	w.buf = append(w.buf[:0], b[keep:]...)
+	w.hold = cut - keep
+	w.extra = live - keep
 	return len(p), nil
+}
+
+// scan returns the merged spans of b (the held context and the new
+// bytes) and the start of what is live: the longest suffix that is a
+// proper prefix of a pattern (in the raw bytes or, when b holds escape
+// sequences, in the visible text), or an escape sequence b ends inside.
+// The visible text is computed only when the Redactor matches through
+// escape sequences and b holds an ESC byte;
+// it is returned then (nil otherwise). With final, b is the end of the
+// input so far (Flush).
+func (w *Writer) scan(b []byte, final bool) ([]span, int, *escView) {
+	var v *escView
+	w.r.mu.RLock()
+	ivs, live := w.r.set.scan(b, w.ivs[:0], !final)
+	// The test for ESC comes after the scan, which has brought b into the
+	// core's cache: before it, it would pay the cache misses the scan
+	// hides behind its work.
+	if w.r.escapes && containsESC(b) {
+		v = &w.view
+		v.build(b, final)
+		var liveText int
+		ivs, w.sivs, liveText = w.r.set.scanView(v, b, ivs, w.sivs, !final)
+		live = min(v.tokenStart(live), liveText, v.tail)
+	}
+	w.r.mu.RUnlock()
+	ivs = mergeSpans(append(ivs, w.carry...))
+	if v != nil {
+		ivs = fillEscapes(ivs, v.escs)
+	}
+	w.ivs = ivs
+	return ivs, live, v
 }
 
 // writeOut writes the redacted form of b[from:to] (b[0] is at input offset
@@ -166,6 +239,9 @@ func (w *Writer) writeOut(b []byte, base int64, ivs []span, from, to int) error 
 
 // writeRoute writes the redacted form of b[from:to] to dst.
 func (w *Writer) writeRoute(dst io.Writer, b []byte, ivs []span, from, to int) error {
+	if sw, ok := dst.(SpanWriter); ok {
+		return w.writeSpans(sw, b, ivs, from, to)
+	}
 	var out []byte
 	if touches(ivs, from, to) {
 		w.out, w.inRun = emit(w.out[:0], b, ivs, from, to, w.inRun)
@@ -188,6 +264,41 @@ func (w *Writer) writeRoute(dst io.Writer, b []byte, ivs []span, from, to int) e
 	return nil
 }
 
+// writeSpans hands b[from:to] to sw in pieces, secret or not by ivs.
+func (w *Writer) writeSpans(sw SpanWriter, b []byte, ivs []span, from, to int) error {
+	put := func(i, j int, secret bool) error {
+		w.inRun = secret
+		if err := sw.WriteSpan(b[i:j], secret); err != nil {
+			w.err = fmt.Errorf("redact: write redacted output: %w", err)
+			return w.err
+		}
+		return nil
+	}
+	pos := from
+	for _, v := range ivs {
+		if v.end <= from {
+			continue
+		}
+		if v.start >= to {
+			break
+		}
+		st := max(v.start, from)
+		if st > pos {
+			if err := put(pos, st, false); err != nil {
+				return err
+			}
+		}
+		pos = min(v.end, to)
+		if err := put(st, pos, true); err != nil {
+			return err
+		}
+	}
+	if pos < to {
+		return put(pos, to, false)
+	}
+	return nil
+}
+
 // Flush writes out the held-back bytes, redacting what is certain: the
 // output so far is then exactly what Redact would produce if the input ended
 // here. A secret whose start is released this way can no longer be recalled,
@@ -202,14 +313,11 @@ func (w *Writer) Flush() error {
 		return nil
 	}
 	b := w.buf
-	w.r.mu.RLock()
-	ivs, _ := w.r.set.scan(b, w.ivs[:0], false)
-	w.r.mu.RUnlock()
-	ivs = mergeSpans(ivs)
-	w.ivs = ivs
+	ivs, _, _ := w.scan(b, true)
 	if err := w.writeOut(b, w.n-int64(len(b)), ivs, w.hold, len(b)); err != nil {
 		return err
 	}
+	w.carry = clipSpans(w.carry[:0], ivs, 0, len(b))
 	w.hold = len(b)
 	return nil
 }
@@ -230,13 +338,56 @@ func (w *Writer) FlushRedacted() error {
 		return nil
 	}
 	b := w.buf
-	ivs := append(w.ivs[:0], span{w.hold, len(b)})
+	ivs := mergeSpans(append(append(w.ivs[:0], w.carry...), span{w.hold, len(b)}))
 	w.ivs = ivs
 	if err := w.writeOut(b, w.n-int64(len(b)), ivs, w.hold, len(b)); err != nil {
 		return err
 	}
+	w.carry = clipSpans(w.carry[:0], ivs, 0, len(b))
 	w.hold = len(b)
 	return nil
+}
+
+// WriteRedacted writes p as bytes known to be secret: they leave at once,
+// as one Token (nothing when they continue a run whose Token is out), and
+// so do the bytes held back before them: in clear when they cannot be part
+// of an occurrence running into p, else within the Token. p stays in the
+// matching context, so an occurrence that began in it is still completed by
+// later writes (and continues the Token). A driver that learned from
+// elsewhere that some input is secret (another Writer over an interleaving
+// of streams this one sees part of) uses it to redact that input without
+// losing this stream's context.
+func (w *Writer) WriteRedacted(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	b := p
+	base := w.n - int64(len(w.buf))
+	start := len(w.buf) // where p begins in b
+	w.n += int64(len(p))
+	if len(w.buf) > 0 {
+		w.buf = append(w.buf, p...)
+		b = w.buf
+	}
+	ivs, live, v := w.scan(b, false)
+	if v != nil {
+		live = undecidedFrom(ivs, v.escs, live)
+	}
+	// A partial match that runs into p may be the start of the same
+	// secret: mark it with p.
+	ivs = mergeSpans(append(ivs, span{max(min(live, start), w.hold), len(b)}))
+	w.ivs = ivs
+	if err := w.writeOut(b, base, ivs, w.hold, len(b)); err != nil {
+		return 0, err
+	}
+	w.carry = clipSpans(w.carry[:0], ivs, live, len(b))
+	w.buf = append(w.buf[:0], b[live:]...)
+	w.hold = len(w.buf)
+	w.extra = 0
+	return len(p), nil
 }
 
 // Live returns the length of the live partial match: the longest suffix of
@@ -248,7 +399,7 @@ func (w *Writer) FlushRedacted() error {
 // most n lets at most n bytes of any one occurrence out before it is
 // complete.
 func (w *Writer) Live() int {
-	return len(w.buf)
+	return len(w.buf) - w.extra
 }
 
 // Close flushes the Writer; later calls to Write and Flush fail with
@@ -262,8 +413,9 @@ func (w *Writer) Close() error {
 	if err == nil {
 		w.err = ErrClosed
 	}
-	w.buf, w.ivs, w.out = nil, nil, nil
-	w.hold = 0
+	w.buf, w.ivs, w.out, w.carry, w.sivs = nil, nil, nil, nil, nil
+	w.view = escView{}
+	w.hold, w.extra = 0, 0
 	w.routes = w.routes[len(w.routes)-1:]
 	return err
 }

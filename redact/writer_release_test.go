@@ -196,3 +196,74 @@ func TestRedirectAgainstNaive(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteRedacted(t *testing.T) {
+	r := newTestRedactor(t, []string{"hello-secret"})
+	for _, tc := range []struct {
+		before, secret, after string
+		want                  string
+	}{
+		// Known-secret bytes leave as a token; the stream's context keeps
+		// them, so the rest of an occurrence that began in them continues
+		// the token.
+		{"x ", "hello-", "secret y", "x [REDACTED] y"},
+		// Held bytes before them that run into them are marked with them.
+		{"x hel", "lo-", "secret y", "x [REDACTED] y"},
+		// Held bytes that cannot run into them leave in clear.
+		{"x hel", "zzz", " y", "x hel[REDACTED] y"},
+		// Nothing after: the token stands.
+		{"a ", "b", "", "a [REDACTED]"},
+	} {
+		var out bytes.Buffer
+		w := r.NewWriter(&out)
+		w.Write([]byte(tc.before))
+		if n, err := w.WriteRedacted([]byte(tc.secret)); err != nil || n != len(tc.secret) {
+			t.Fatalf("WriteRedacted: %d, %v", n, err)
+		}
+		if w.Buffered() != 0 {
+			t.Fatalf("%q: %d bytes held after WriteRedacted", tc.before+tc.secret, w.Buffered())
+		}
+		w.Write([]byte(tc.after))
+		w.Close()
+		if out.String() != tc.want {
+			t.Errorf("%q + redacted %q + %q: got %q, want %q", tc.before, tc.secret, tc.after, out.String(), tc.want)
+		}
+	}
+}
+
+// spans records what a Writer hands a SpanWriter.
+type spans struct{ got []string }
+
+func (s *spans) Write(p []byte) (int, error) { panic("Write called on a SpanWriter") }
+
+func (s *spans) WriteSpan(p []byte, secret bool) error {
+	if secret {
+		s.got = append(s.got, "<"+string(p)+">")
+	} else {
+		s.got = append(s.got, string(p))
+	}
+	return nil
+}
+
+func TestSpanWriter(t *testing.T) {
+	r := newTestRedactor(t, []string{"hello-secret", "abcd"})
+	var a bytes.Buffer
+	sp := &spans{}
+	w := r.NewWriter(&a)
+	w.Write([]byte("x hello-"))
+	w.Redirect(sp)
+	w.Write([]byte("secret y abcdhello-sec"))
+	w.FlushRedacted()
+	w.Write([]byte("ret z"))
+	w.Close()
+	// The Token of the run that began before the redirect is the first
+	// destination's; a SpanWriter gets every byte, raw and flagged, the
+	// rest of that run included.
+	if a.String() != "x [REDACTED]" {
+		t.Fatalf("first destination %q", a.String())
+	}
+	want := []string{"<secret>", " y ", "<abcd>", "<hello-sec>", "<ret>", " z"}
+	if strings.Join(sp.got, "|") != strings.Join(want, "|") {
+		t.Fatalf("spans %q, want %q", sp.got, want)
+	}
+}

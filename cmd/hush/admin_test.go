@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hush-secrets/hush/redact/redacttest"
 )
 
 func TestTokensCommands(t *testing.T) {
@@ -34,7 +36,7 @@ func TestTokensCommands(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "ID ") || !strings.Contains(r.stdout, created.TokenInfo.TokenID) || !strings.Contains(r.stdout, "ci-token") {
 		t.Fatalf("tokens list:\n%s", r.stdout)
 	}
-	if strings.Contains(r.stdout, created.TokenValue) {
+	if !redacttest.AssertNoSecret(t, []byte(r.stdout), []byte(created.TokenValue)) {
 		t.Fatal("tokens list printed a token value")
 	}
 	r = hush(t, nil, "tokens", "list", "-o", "json").ok(t)
@@ -159,7 +161,7 @@ func TestAuditCommand(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "Time ") || !strings.Contains(r.stdout, "secrets.put") || !strings.Contains(r.stdout, "denied") {
 		t.Fatalf("audit table:\n%s", r.stdout)
 	}
-	if strings.Contains(r.stdout, "audited-secret-value") {
+	if !redacttest.AssertNoSecret(t, []byte(r.stdout), []byte("audited-secret-value")) {
 		t.Fatal("audit printed a value")
 	}
 	r = hush(t, nil, "audit", "--scope", "audited", "--actor", "bob@example.com", "--since", "1h", "-o", "json").ok(t)

@@ -65,6 +65,7 @@ UTC) or a duration back from now (90m, 24h, 7d).`,
 			return printTable(c.OutOrStdout(), []column{{header: "Time"}, {header: "Actor"}, {header: "Action"}, {header: "Scope"}, {header: "Key/principal"}, {header: "Result"}, {header: "Remote"}}, rows)
 		},
 	}
+	cmd.AddCommand(newAuditExportCmd())
 	f.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&q.Scope, "scope", "", "only events of this scope")

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hush-secrets/hush/redact/redacttest"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -31,8 +32,8 @@ func TestConfigurePipedWritesDefaultProfile(t *testing.T) {
 	if r.stdout != "" {
 		t.Fatalf("stdout = %q, want nothing", r.stdout)
 	}
-	if strings.Contains(r.stderr, "dapi-piped-token") {
-		t.Fatalf("token echoed: %q", r.stderr)
+	if !redacttest.AssertNoSecret(t, []byte(r.stderr), []byte("dapi-piped-token")) {
+		t.Fatal("token echoed")
 	}
 	st, err := os.Stat(file)
 	if err != nil {
@@ -231,8 +232,8 @@ func TestConfigureThroughATerminal(t *testing.T) {
 	if !strings.Contains(tty, "http://tty-host:8300") {
 		t.Fatalf("host was not echoed: %q", tty)
 	}
-	if strings.Contains(tty, "dapi-typed-secret") || strings.Contains(r.stderr, "dapi-typed-secret") {
-		t.Fatalf("token was echoed: tty %q, stderr %q", tty, r.stderr)
+	if !redacttest.AssertNoSecretIn(t, map[string][]byte{"tty": []byte(tty), "stderr": []byte(r.stderr)}, []byte("dapi-typed-secret")) {
+		t.Fatal("token was echoed")
 	}
 	if c := resolveFrom(t, file, ""); c.Host != "http://tty-host:8300" || c.Token != "dapi-typed-secret" {
 		t.Fatalf("read back %v", c)

@@ -225,7 +225,7 @@ kernel.json names the hush binary by its absolute path (--hush overrides it).`,
 				if python != "" {
 					return usagef("--python applies to the default kernel, not to --wrap")
 				}
-				return installWrapped(c.OutOrStdout(), dir, name, wrap, hushPath, display)
+				return installWrapped(c.OutOrStdout(), dir, name, wrap, hushPath, display, bridgeFile)
 			}
 			if name == "" {
 				name = pyshim.DefaultKernelName
@@ -276,8 +276,9 @@ func hushBinary(override string) (string, error) {
 	return abs, nil
 }
 
-// installWrapped writes hush-<inner> (or name) wrapping the kernelspec inner.
-func installWrapped(out io.Writer, kernelsDir, name, inner, hushPath, display string) error {
+// installWrapped writes hush-<inner> (or name) wrapping the kernelspec
+// inner, with display and bridgeFile (HUSH_BRIDGE_FILE in its env) when set.
+func installWrapped(out io.Writer, kernelsDir, name, inner, hushPath, display, bridgeFile string) error {
 	spec, err := kernelwrap.FindSpec(kernelwrap.SearchPath(os.Getenv), inner)
 	if err != nil {
 		return err
@@ -289,12 +290,22 @@ func installWrapped(out io.Writer, kernelsDir, name, inner, hushPath, display st
 	if err != nil {
 		return fmt.Errorf("install kernelspec: %w", err)
 	}
-	if display != "" {
+	if display != "" || bridgeFile != "" {
 		s, err := kernelwrap.ReadSpec(dir)
 		if err != nil {
 			return err
 		}
-		s.JSON["display_name"] = display
+		if display != "" {
+			s.JSON["display_name"] = display
+		}
+		if bridgeFile != "" {
+			env, _ := s.JSON["env"].(map[string]any)
+			if env == nil {
+				env = map[string]any{}
+			}
+			env["HUSH_BRIDGE_FILE"] = bridgeFile
+			s.JSON["env"] = env
+		}
 		doc, _ := json.MarshalIndent(s.JSON, "", " ")
 		if err := os.WriteFile(filepath.Join(dir, "kernel.json"), append(doc, '\n'), 0o644); err != nil {
 			return fmt.Errorf("write kernel.json: %w", err)

@@ -123,6 +123,11 @@ func TestKernelInstallWrapAndList(t *testing.T) {
 		t.Fatalf("kernel list --json: %+v", js)
 	}
 
+	hush(t, nil, "kernel", "install", "--wrap", "rk", "--name", "rk2", "--hush", "/bin/sh", "--display-name", "R two", "--bridge-file", "/run/b.json").ok(t)
+	doc = readKernelJSON(t, filepath.Join(data, "kernels", "rk2"))
+	if env, _ := doc["env"].(map[string]any); doc["display_name"] != "R two" || env["HUSH_BRIDGE_FILE"] != "/run/b.json" {
+		t.Fatalf("--display-name/--bridge-file with --wrap: %v, env %v", doc["display_name"], doc["env"])
+	}
 	hush(t, nil, "kernel", "install", "--wrap", "hush-rk", "--hush", "/bin/sh").fails(t, exitError, "already runs under hush")
 	hush(t, nil, "kernel", "install", "--wrap", "missing", "--hush", "/bin/sh").fails(t, exitError, `no kernelspec named "missing"`)
 	hush(t, nil, "kernel", "install", "--wrap", "rk", "--python", "/usr/bin/python3").fails(t, exitUsage, "--python applies")

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,9 @@ type outputFormat string
 const (
 	outputText outputFormat = "text"
 	outputJSON outputFormat = "json"
+	// outputLegacyJSON is JSON asked for in the legacy CLI's spelling
+	// (--output JSON): the output is then what the legacy CLI printed.
+	outputLegacyJSON outputFormat = "JSON"
 )
 
 // String implements pflag.Value.
@@ -41,6 +45,9 @@ func (o *outputFormat) Set(s string) error {
 		*o = outputText
 	case "json":
 		*o = outputJSON
+		if s == "JSON" {
+			*o = outputLegacyJSON
+		}
 	default:
 		return fmt.Errorf("invalid output format %q: must be text or json (legacy: TABLE or JSON)", s)
 	}
@@ -62,7 +69,7 @@ func (f *apiFlags) register(cmd *cobra.Command) {
 	f.output = outputText
 	pf := cmd.PersistentFlags()
 	pf.StringVarP(&f.profile, "profile", "p", "", "profile of ~/.databrickscfg to use (default $DATABRICKS_CONFIG_PROFILE, then DEFAULT)")
-	pf.VarP(&f.output, "output", "o", "output format: text or json (legacy TABLE or JSON)")
+	pf.VarP(&f.output, "output", "o", "output format: text or json; with the legacy syntax (--output JSON, --scope flags, list) JSON is the API object the legacy CLI printed")
 }
 
 // client resolves the configuration (flags, environment, config file) and
@@ -76,7 +83,60 @@ func (f *apiFlags) client() (*dbapi.Client, error) {
 }
 
 // json reports whether JSON output was asked for.
-func (f *apiFlags) json() bool { return f.output == outputJSON }
+func (f *apiFlags) json() bool { return f.output == outputJSON || f.output == outputLegacyJSON }
+
+// legacyJSON reports whether JSON output was asked for with the legacy
+// CLI's syntax: --output JSON spelled as the legacy CLI documents it, the
+// operands given as --flags, or a command called by its legacy name
+// (such as list). The output is then exactly what the legacy CLI printed:
+// the API's object ({"scopes": [...]}), not the new CLI's bare array.
+func (f *apiFlags) legacyJSON(c *cobra.Command, legacyNames ...string) bool {
+	if !f.json() {
+		return false
+	}
+	if f.output == outputLegacyJSON {
+		return true
+	}
+	for _, n := range legacyNames {
+		if c.CalledAs() == n {
+			return true
+		}
+	}
+	for _, n := range []string{"scope", "key", "principal"} {
+		if fl := c.Flags().Lookup(n); fl != nil && fl.Changed {
+			return true
+		}
+	}
+	return false
+}
+
+// printLegacyJSON writes v as the legacy Python CLI printed API answers,
+// json.dumps(v, indent=2): fields in the API's order, two-space indent,
+// every character outside printable ASCII escaped as \uXXXX (UTF-16, so
+// a surrogate pair above U+FFFF), HTML characters as they are.
+func printLegacyJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode output: %w", err)
+	}
+	var out strings.Builder
+	for _, r := range buf.String() {
+		switch {
+		case r == 0x7f || (r >= 0x80 && r <= 0xffff):
+			fmt.Fprintf(&out, "\\u%04x", r)
+		case r > 0xffff:
+			hi, lo := utf16.EncodeRune(r)
+			fmt.Fprintf(&out, "\\u%04x\\u%04x", hi, lo)
+		default:
+			out.WriteRune(r)
+		}
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
+}
 
 // printJSON writes v as indented JSON, as the Databricks CLIs print it,
 // without HTML escaping.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hush-secrets/hush/internal/handout"
 	"github.com/hush-secrets/hush/redact"
 )
 
@@ -22,6 +23,7 @@ type redactFlags struct {
 	envs        []string // --env, in order
 	encodings   string   // --encodings
 	minLength   int      // --min-length
+	binary      bool     // --binary
 }
 
 // redactSource is one value to redact and where it came from. origin names
@@ -44,10 +46,16 @@ func newRedactCmd() *cobra.Command {
 		Short: "Copy stdin to stdout with secret values replaced by " + redact.Token,
 		Long: `Copy standard input to standard output, replacing every occurrence of a
 secret value, and of its common encodings (JSON and Python string escapes,
-Python repr, HTML entities, URL and base64 encodings, hex, CRLF line ends),
-with ` + redact.Token + `. Overlapping or touching occurrences become one token.
-The encodings are matched for secrets of at least 8 bytes (or --min-length,
-if that is larger): shorter ones would match by chance.
+Python str and bytes reprs, HTML entities, LaTeX escapes, URL and base64
+encodings, base64 wrapped in lines, hex, CRLF line ends, and each line of a
+multi-line value), with ` + redact.Token + `. Overlapping or touching occurrences
+become one token. The encodings are matched for secrets of at least 8 bytes
+(or --min-length, if that is larger): shorter ones would match by chance.
+
+A value interrupted by terminal escape sequences (the colour codes of
+grep --color=always, ls --color, coloured tracebacks) is still found: the
+whole run, escape sequences included, becomes one ` + redact.Token + `.
+--binary turns this off, for input that is not text.
 
 Output leaves as soon as it is known to be safe: hush redact never waits for
 a newline or for the end of the input. It holds back only bytes that could
@@ -72,6 +80,9 @@ fails; 2 for a bad command line or an unreadable or invalid secrets file.`,
   # Follow a log; redact only the exact bytes, no derived encodings
   tail -f app.log | hush redact --encodings raw --env API_KEY --env DB_PASS
 
+  # Colour codes inside a value do not hide it
+  grep --color=always DB_ app.env | hush redact --env DB_PASSWORD
+
   # Try it out
   echo 'password=hunter2-pw ok' | hush redact --secret hunter2-pw
   # prints: password=[REDACTED] ok`,
@@ -89,6 +100,7 @@ fails; 2 for a bad command line or an unreadable or invalid secrets file.`,
 		"which `FORMS` of each secret to redact: raw (exact bytes only), all, or a comma-separated list of forms ("+
 			strings.Join(redactEncodingNames(), ", ")+")")
 	fl.IntVar(&f.minLength, "min-length", 4, "redact only secrets of at least `N` bytes; shorter values are skipped with a warning")
+	fl.BoolVar(&f.binary, "binary", false, "the input is not text: match values only as contiguous bytes, not through terminal escape sequences")
 	return cmd
 }
 
@@ -203,10 +215,17 @@ func describeSecretsJSONError(data []byte, err error) string {
 // their derived forms encs for secrets of at least max(8, minLength) bytes,
 // since derived forms of shorter values would match ordinary output.
 func newRedactor(minLength int, encs []redact.Encoding) *redact.Redactor {
+	return newRedactorOptions(minLength, encs, false)
+}
+
+// newRedactorOptions is newRedactor for text output (binary false: values
+// are matched through terminal escape sequences too) or for binary input.
+func newRedactorOptions(minLength int, encs []redact.Encoding, binary bool) *redact.Redactor {
 	return redact.New(redact.Options{
 		MinLength:        minLength,
 		DerivedMinLength: max(redact.DefaultDerivedMinLength, minLength),
 		Encodings:        encs,
+		Binary:           binary,
 	})
 }
 
@@ -224,7 +243,7 @@ func runRedact(ctx context.Context, f *redactFlags, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	r := newRedactor(f.minLength, encs)
+	r := newRedactorOptions(f.minLength, encs, f.binary)
 	// Values too short are named here, by origin; the rest are loaded in
 	// one step (AddAll: a --secrets-json of thousands builds its tables
 	// once).
@@ -262,11 +281,9 @@ func runRedact(ctx context.Context, f *redactFlags, stdin io.Reader, stdout, std
 // its origin and length, never its bytes.
 func warnNotRedacted(stderr io.Writer, src redactSource, minLength int, err error) {
 	switch {
-	case len(src.value) == 0:
-		fmt.Fprintf(stderr, "hush redact: warning: %s is empty; nothing to redact for it\n", src.origin)
 	case errors.Is(err, redact.ErrTooShort):
-		fmt.Fprintf(stderr, "hush redact: warning: %s is %s, shorter than --min-length %d; it will NOT be redacted\n",
-			src.origin, redactByteCount(len(src.value)), minLength)
+		// Empty values are too short too, and said so the same way.
+		fmt.Fprintf(stderr, "hush redact: warning: %s\n", handout.TooShortWarning(src.origin, len(src.value), minLength))
 	default:
 		fmt.Fprintf(stderr, "hush redact: warning: %s (%s) will NOT be redacted: %v\n", src.origin, redactByteCount(len(src.value)), err)
 	}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,8 +47,11 @@ func TestRedactCmdRedacts(t *testing.T) {
 
 	// --encodings raw: the base64 form passes, the raw value does not.
 	code, out, _ = runRedactCmd(t, input, "redact", "--encodings", "raw", "--secret", s1, "--secret", s2)
-	if code != 0 || !strings.Contains(out, basic) || strings.Contains(out, s1) {
-		t.Errorf("--encodings raw: exit %d, output %q", code, out)
+	if l := redacttest.FindLeak([]byte(out), [][]byte{[]byte(s1), []byte(s2)}, nil); l != nil {
+		t.Errorf("--encodings raw: output leaks %v", l)
+	}
+	if code != 0 || !strings.Contains(out, basic) {
+		t.Errorf("--encodings raw: exit %d, the base64 form did not pass unchanged", code)
 	}
 	// A list of forms.
 	hexInput := "digest " + "68756e746572322d68756e74657232" + "\n"
@@ -78,16 +83,17 @@ func TestRedactCmdSources(t *testing.T) {
 		t.Errorf("output %q, want %q", out, want)
 	}
 	for _, w := range []string{
-		"--secret #2 is 2 bytes, shorter than --min-length 4",
+		"--secret #2 is 2 bytes, shorter than the minimum of 4 bytes",
 		"--env HUSH_TEST_UNSET: the variable is not set",
-		file + " item 2 is 2 bytes, shorter than --min-length 4",
+		file + " item 2 is 2 bytes, shorter than the minimum of 4 bytes",
 	} {
 		if !strings.Contains(errOut, w) {
 			t.Errorf("stderr lacks %q:\n%s", w, errOut)
 		}
 	}
-	if strings.Contains(errOut, "zq") || strings.Contains(errOut, " ab") {
-		t.Errorf("stderr shows a too-short value:\n%s", errOut)
+	// " ab", not "ab": "variable" is in the warnings.
+	if !redacttest.AssertNoSecret(t, []byte(errOut), []byte("zq"), []byte(" ab")) {
+		t.FailNow() // stderr is printed below
 	}
 	if n := strings.Count(errOut, "\n"); n != 3 {
 		t.Errorf("want 3 warnings, got %d:\n%s", n, errOut)
@@ -102,8 +108,9 @@ func TestRedactCmdMinLength(t *testing.T) {
 	if out != "x secret-8 y\n" {
 		t.Errorf("output %q: a value under --min-length was redacted", out)
 	}
-	if !strings.Contains(errOut, "--secret #1 is 8 bytes, shorter than --min-length 10") ||
-		!strings.Contains(errOut, "no secrets to redact") || strings.Contains(errOut, "secret-8") {
+	if redacttest.AssertNoSecret(t, []byte(errOut), []byte("secret-8")) &&
+		(!strings.Contains(errOut, "--secret #1 is 8 bytes, shorter than the minimum of 10 bytes") ||
+			!strings.Contains(errOut, "no secrets to redact")) {
 		t.Errorf("stderr:\n%s", errOut)
 	}
 	code, out, _ = runRedactCmd(t, "x abc y\n", "redact", "--min-length", "3", "--secret", "abc")
@@ -167,9 +174,8 @@ func TestRedactCmdUsageErrors(t *testing.T) {
 			if out != "" {
 				t.Errorf("wrote output %q before failing", out)
 			}
-			if strings.Contains(errOut, "sup3r") || strings.Contains(errOut, "oops") {
-				t.Errorf("stderr quotes the secrets file: %q", errOut)
-			}
+			// Fragments: quoting part of the secrets file leaks too.
+			redacttest.AssertNoSecret(t, []byte(errOut), []byte("sup3r"), []byte("oops"))
 		})
 	}
 }
@@ -179,7 +185,7 @@ func TestRedactCmdHelp(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, w := range []string{"Examples:", "--secrets-json", "--env NAME", "--encodings", "--min-length", "base64-std", "[REDACTED]"} {
+	for _, w := range []string{"Examples:", "--secrets-json", "--env NAME", "--encodings", "--min-length", "--binary", "base64-wrapped", "url-quote", "[REDACTED]"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("help lacks %q", w)
 		}
@@ -401,5 +407,224 @@ func TestNewRedactorDerivedMinimum(t *testing.T) {
 	want := "raw [REDACTED], hex 61626364, hex [REDACTED]"
 	if got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// formsVector is one vector of redact/testdata/forms-vectors.json.
+type formsVector struct {
+	Name      string   `json:"name"`
+	Secrets   []string `json:"secrets"`
+	Encodings []string `json:"encodings"`
+	Binary    bool     `json:"binary"`
+	Input     string   `json:"input"`
+	Expected  string   `json:"expected"`
+}
+
+// vectorSeparator ends each copy of a vector's input in the stream of
+// TestRedactCmdFormsVectors: no pattern holds a NUL byte, so no occurrence
+// and no run crosses it.
+const vectorSeparator = "\x00--next split--\x00\n"
+
+// TestRedactCmdFormsVectors runs the hush binary over a real pipe on every
+// vector of redact/testdata/forms-vectors.json, split at every point: one
+// process per vector reads the input once per split point, each copy
+// written in two chunks. Before the second chunk is written, the test
+// waits for what the redactor releases after the first (the output so far
+// must equal the library Writer's), so the split is a real read boundary of
+// hush redact whenever anything is released there.
+func TestRedactCmdFormsVectors(t *testing.T) {
+	bin := buildHush(t)
+	data, err := os.ReadFile(filepath.Join("..", "..", "redact", "testdata", "forms-vectors.json"))
+	if err != nil {
+		t.Fatalf("read the forms vectors: %v", err)
+	}
+	var f struct {
+		Vectors []formsVector `json:"vectors"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil || len(f.Vectors) == 0 {
+		t.Fatalf("parse the forms vectors: %v (%d vectors)", err, len(f.Vectors))
+	}
+	for _, v := range f.Vectors {
+		t.Run(v.Name, func(t *testing.T) { runFormsVectorPipe(t, bin, v) })
+	}
+}
+
+// runFormsVectorPipe is TestRedactCmdFormsVectors for one vector.
+func runFormsVectorPipe(t *testing.T, bin string, v formsVector) {
+	secretsFile := filepath.Join(t.TempDir(), "secrets.json")
+	js, err := json.Marshal(v.Secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secretsFile, js, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	encodings := "raw"
+	if len(v.Encodings) > 0 {
+		encodings = strings.Join(v.Encodings, ",")
+	}
+	args := []string{"redact", "--secrets-json", secretsFile, "--encodings", encodings}
+	if v.Binary {
+		args = append(args, "--binary")
+	}
+	// The library Writer, as hush redact builds it, fed the same stream.
+	encs, err := parseRedactEncodings(encodings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := newRedactorOptions(4, encs, v.Binary)
+	var secrets [][]byte
+	for _, s := range v.Secrets {
+		secrets = append(secrets, []byte(s))
+	}
+	if err := lib.AddAll(secrets); err != nil {
+		t.Fatal(err)
+	}
+	var libOut bytes.Buffer
+	libW := lib.NewWriter(&libOut)
+
+	p := startFilter(t, bin, args...)
+	in := []byte(v.Input)
+	var want []byte
+	for i := 0; i <= len(in); i++ {
+		p.write(in[:i])
+		libW.Write(in[:i])
+		p.readUntil(libOut.Bytes())
+		rest := append(slices.Clone(in[i:]), vectorSeparator...)
+		p.write(rest)
+		libW.Write(rest)
+		want = append(want, v.Expected+vectorSeparator...)
+	}
+	got := p.finish()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("hush redact output differs from the expected at byte %d of %d", firstDiffAt(got, want), len(want))
+	}
+	if !v.Binary {
+		redacttest.AssertNoSecret(t, got, secrets...)
+	}
+}
+
+// filterProc is a hush process between two real pipes.
+type filterProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	reads  chan []byte
+	got    []byte
+	stderr *bytes.Buffer
+}
+
+// startFilter starts the hush binary with args, its stdin and stdout pipes.
+func startFilter(t *testing.T, bin string, args ...string) *filterProc {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), bin, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &filterProc{t: t, cmd: cmd, stdin: stdin, reads: make(chan []byte, 64), stderr: new(bytes.Buffer)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	go func() {
+		defer close(p.reads)
+		buf := make([]byte, 4096)
+		for {
+			n, err := stdout.Read(buf)
+			if n > 0 {
+				p.reads <- bytes.Clone(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// write writes b (if any) to the process's stdin.
+func (p *filterProc) write(b []byte) {
+	p.t.Helper()
+	if len(b) == 0 {
+		return
+	}
+	if _, err := p.stdin.Write(b); err != nil {
+		p.t.Fatalf("write to hush redact: %v", err)
+	}
+}
+
+// readUntil reads the output until it is as long as want, and checks that
+// it equals want; the deadline only guards against a hang.
+func (p *filterProc) readUntil(want []byte) {
+	p.t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for len(p.got) < len(want) {
+		select {
+		case b, ok := <-p.reads:
+			if !ok {
+				p.t.Fatalf("output ended at %d bytes, want %d; stderr %q", len(p.got), len(want), p.stderr.String())
+			}
+			p.got = append(p.got, b...)
+		case <-deadline:
+			p.t.Fatalf("no output after 2 minutes (%d of %d bytes)", len(p.got), len(want))
+		}
+	}
+	if !bytes.Equal(p.got, want) {
+		p.t.Fatalf("output so far differs from the library Writer's at byte %d", firstDiffAt(p.got, want))
+	}
+}
+
+// finish closes stdin, collects the rest of the output and waits for the
+// process to exit successfully.
+func (p *filterProc) finish() []byte {
+	p.t.Helper()
+	if err := p.stdin.Close(); err != nil {
+		p.t.Fatal(err)
+	}
+	deadline := time.After(2 * time.Minute)
+	for {
+		select {
+		case b, ok := <-p.reads:
+			if !ok {
+				if err := p.cmd.Wait(); err != nil {
+					p.t.Fatalf("hush redact: %v; stderr %q", err, p.stderr.String())
+				}
+				return p.got
+			}
+			p.got = append(p.got, b...)
+		case <-deadline:
+			p.t.Fatalf("output did not end after 2 minutes")
+		}
+	}
+}
+
+// firstDiffAt returns the first offset where a and b differ.
+func firstDiffAt(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestRedactCmdBinaryFlag: --binary matches only contiguous bytes; without
+// it a value cut by colour codes is redacted, codes and all.
+func TestRedactCmdBinaryFlag(t *testing.T) {
+	const secret = "hush-rt-S3cret-Value-7731"
+	in := "DB_PASSWORD=\x1b[01;31m\x1b[Khush\x1b[m\x1b[K-rt-S3cret-Value-7731\n"
+	code, out, errOut := runRedactCmd(t, in, "redact", "--secret", secret)
+	if code != 0 || out != "DB_PASSWORD=\x1b[01;31m\x1b[K[REDACTED]\n" {
+		t.Errorf("text: exit %d, output %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = runRedactCmd(t, in, "redact", "--binary", "--secret", secret)
+	if code != 0 || out != in {
+		t.Errorf("--binary: exit %d, output %q, want the input unchanged", code, out)
 	}
 }

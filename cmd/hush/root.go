@@ -63,6 +63,7 @@ replaces every fetched value in cell output with [REDACTED].`,
 		newGroupsCmd(),
 		newAuditCmd(),
 		newRedactCmd(),
+		newScanCmd(),
 	)
 	return root
 }

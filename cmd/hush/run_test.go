@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hush-secrets/hush/internal/pyshim"
+	"github.com/hush-secrets/hush/redact/redacttest"
 )
 
 // runFetchScript fetches app/db through DATABRICKS_HOST with a tiny urllib
@@ -163,7 +164,7 @@ func TestProxyCmd(t *testing.T) {
 	if _, err := os.Stat(bridgeFile); !os.IsNotExist(err) {
 		t.Fatalf("bridge file left behind: %v", err)
 	}
-	if strings.Contains(stderr.String(), "notebook-secret-987") || strings.Contains(stderr.String(), info.Token) {
+	if !redacttest.AssertNoSecret(t, stderr.Bytes(), []byte("notebook-secret-987"), []byte(info.Token)) {
 		t.Fatal("a secret or the bridge token was printed")
 	}
 	if !strings.Contains(stderr.String(), "1 secrets of 1 scopes registered") {

@@ -14,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hush-secrets/hush/internal/handout"
 	"github.com/hush-secrets/hush/internal/secrets"
+	"github.com/hush-secrets/hush/redact"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -37,6 +39,9 @@ and the new one
   hush secrets create-scope S
   hush secrets put-secret S K                 (value from stdin or a prompt)
   hush secrets list-secrets S -o json
+Each prints JSON as its CLI did: the legacy syntax the API's object, as the
+legacy CLI printed it ({"scopes": [...]}, {"secrets": [...]}, {"items": [...]},
+so jq '.scopes[]' works), the new syntax a bare array.
 
 The server and token come from DATABRICKS_HOST / DATABRICKS_TOKEN or a profile
 of ~/.databrickscfg (see "hush configure").`,
@@ -205,6 +210,9 @@ func newListScopesCmd(f *apiFlags) *cobra.Command {
 				return err
 			}
 			w := c.OutOrStdout()
+			if f.legacyJSON(c) {
+				return printLegacyJSON(w, dbapi.ListScopesResponse{Scopes: scopes})
+			}
 			if f.json() {
 				out := make([]scopeJSON, 0, len(scopes))
 				for _, s := range scopes {
@@ -303,11 +311,27 @@ saving, or saving no value, aborts without writing anything.
 			return err
 		}
 		if hasFile {
-			return client.PutSecretBytes(c.Context(), v[0], v[1], data)
+			err = client.PutSecretBytes(c.Context(), v[0], v[1], data)
+		} else {
+			err = client.PutSecret(c.Context(), v[0], v[1], str)
+			data = []byte(str)
 		}
-		return client.PutSecret(c.Context(), v[0], v[1], str)
+		if err != nil {
+			return err
+		}
+		warnShortValue(c.ErrOrStderr(), v[0], v[1], len(data))
+		return nil
 	}
 	return cmd
+}
+
+// warnShortValue tells the user, when a value is written, that it is too
+// short for the redactor (and hush scan) to protect: the same warning a
+// notebook gets when the value is fetched, but at once.
+func warnShortValue(stderr io.Writer, scope, key string, n int) {
+	if n < redact.DefaultMinLength {
+		fmt.Fprintf(stderr, "hush: warning: %s\n", handout.TooShortWarning("secret "+scope+"/"+key, n, redact.DefaultMinLength))
+	}
 }
 
 // editSecret runs $VISUAL or $EDITOR (default vi) on a 0600 temporary file
@@ -403,9 +427,16 @@ The value is given in one of three ways:
 			return err
 		}
 		if hasString {
-			return client.PutSecret(c.Context(), v[0], v[1], stringValue)
+			err = client.PutSecret(c.Context(), v[0], v[1], stringValue)
+			data = []byte(stringValue)
+		} else {
+			err = client.PutSecretBytes(c.Context(), v[0], v[1], data)
 		}
-		return client.PutSecretBytes(c.Context(), v[0], v[1], data)
+		if err != nil {
+			return err
+		}
+		warnShortValue(c.ErrOrStderr(), v[0], v[1], len(data))
+		return nil
 	}
 	return cmd
 }
@@ -470,6 +501,9 @@ func newListSecretsCmd(f *apiFlags) *cobra.Command {
 			return err
 		}
 		w := c.OutOrStdout()
+		if f.legacyJSON(c, "list") {
+			return printLegacyJSON(w, dbapi.ListSecretsResponse{Secrets: list})
+		}
 		if f.json() {
 			out := make([]secretJSON, 0, len(list))
 			for _, s := range list {
@@ -540,6 +574,9 @@ func newGetACLCmd(f *apiFlags) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if f.legacyJSON(c) {
+			return printLegacyJSON(c.OutOrStdout(), acl)
+		}
 		if f.json() {
 			return printJSON(c.OutOrStdout(), aclJSON{Permission: acl.Permission, Principal: acl.Principal})
 		}
@@ -558,6 +595,9 @@ func newListACLsCmd(f *apiFlags) *cobra.Command {
 		acls, err := client.ListACLs(c.Context(), v[0])
 		if err != nil {
 			return err
+		}
+		if f.legacyJSON(c) {
+			return printLegacyJSON(c.OutOrStdout(), dbapi.ListACLsResponse{Items: acls})
 		}
 		if f.json() {
 			out := make([]aclJSON, 0, len(acls))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hush-secrets/hush/internal/server/servertest"
 	"github.com/hush-secrets/hush/internal/server/store/files"
+	"github.com/hush-secrets/hush/redact/redacttest"
 )
 
 // serverEnv starts a real hush server for the test and points the CLI at it
@@ -91,11 +92,11 @@ func TestSecretsLegacySyntax(t *testing.T) {
 	if !strings.HasPrefix(lines[2], "cert ") || !strings.HasPrefix(lines[3], "db-password  ") {
 		t.Fatalf("list rows:\n%s", r.stdout)
 	}
-	if strings.Contains(r.stdout, "legacy-value-1") {
+	if !redacttest.AssertNoSecret(t, []byte(r.stdout), []byte("legacy-value-1")) {
 		t.Fatal("list printed a value")
 	}
 	r = hush(t, nil, "secrets", "list", "--scope", "legacy", "--output", "JSON").ok(t)
-	secrets := decodeJSON[[]map[string]any](t, r.stdout)
+	secrets := decodeJSON[map[string][]map[string]any](t, r.stdout)["secrets"]
 	if len(secrets) != 2 || secrets[0]["key"] != "cert" || secrets[1]["key"] != "db-password" {
 		t.Fatalf("list --output JSON: %s", r.stdout)
 	}
@@ -110,7 +111,7 @@ func TestSecretsLegacySyntax(t *testing.T) {
 		t.Fatalf("get-acl table:\n%q", r.stdout)
 	}
 	r = hush(t, nil, "secrets", "list-acls", "--scope", "legacy", "--output", "JSON").ok(t)
-	acls := decodeJSON[[]map[string]string](t, r.stdout)
+	acls := decodeJSON[map[string][]map[string]string](t, r.stdout)["items"]
 	found := map[string]string{}
 	for _, a := range acls {
 		found[a["principal"]] = a["permission"]
@@ -282,8 +283,8 @@ func TestSecretsErrorsAndExitCodes(t *testing.T) {
 
 	t.Setenv("DATABRICKS_TOKEN", "dapi-wrong-token")
 	r = hush(t, nil, "secrets", "list-scopes").fails(t, exitError, "Error: ")
-	if strings.Contains(r.stderr, "dapi-wrong-token") {
-		t.Fatalf("token in error: %q", r.stderr)
+	if !redacttest.AssertNoSecret(t, []byte(r.stderr), []byte("dapi-wrong-token")) {
+		t.Fatal("token in error")
 	}
 	t.Setenv("DATABRICKS_HOST", "")
 	t.Setenv("DATABRICKS_TOKEN", "")
@@ -375,8 +376,8 @@ func TestPutSecretPromptsOnATerminal(t *testing.T) {
 		t.Fatal("echo not restored")
 	}
 	slave.Close()
-	if tty := <-echoed; strings.Contains(tty, "typed-secret-value") {
-		t.Fatalf("value echoed on the terminal: %q", tty)
+	if tty := <-echoed; !redacttest.AssertNoSecret(t, []byte(tty), []byte("typed-secret-value")) {
+		t.Fatal("value echoed on the terminal")
 	}
 	if v := secretValue(t, "tty", "typed"); v != "typed-secret-value" {
 		t.Fatalf("stored %q", v)

@@ -5,18 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hush-secrets/hush/internal/atomicfile"
 	"github.com/hush-secrets/hush/internal/server"
 	"github.com/hush-secrets/hush/internal/server/seal"
 	"github.com/hush-secrets/hush/internal/server/store"
@@ -25,22 +24,21 @@ import (
 	"github.com/hush-secrets/hush/internal/server/store/postgres"
 )
 
-// Environment variables of hush serve (flags win over them).
 const (
-	envAddr           = "HUSH_ADDR"
-	envData           = "HUSH_DATA"
-	envStore          = "HUSH_STORE"
-	envBootstrapToken = "HUSH_BOOTSTRAP_TOKEN"
-	envNewMasterKey   = "HUSH_NEW_MASTER_KEY"
 	defaultServeAddr  = "127.0.0.1:8300"
 	bootstrapFileName = "bootstrap-token"
 )
 
-// serveOptions are the flags of hush serve.
+// serveOptions are the flags of hush serve and the HUSH_* values they
+// cannot express (see env.go).
 type serveOptions struct {
 	addr, data, storeURL, filesRoot string
 	tlsCert, tlsKey, logFormat      string
 	maxScopes, maxSecrets           int
+	// masterKey is HUSH_MASTER_KEY, bootstrapToken HUSH_BOOTSTRAP_TOKEN,
+	// newMasterKey HUSH_NEW_MASTER_KEY (rotate-master-key only).
+	masterKey, bootstrapToken, newMasterKey string
+	auditRetention                          string
 }
 
 // defaultDataDir is $XDG_DATA_HOME/hush, else ~/.local/share/hush.
@@ -54,8 +52,9 @@ func defaultDataDir() string {
 	return "hush-data"
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
+// orDefault is v, or def when v is empty.
+func orDefault(v, def string) string {
+	if v != "" {
 		return v
 	}
 	return def
@@ -63,7 +62,8 @@ func envOr(name, def string) string {
 
 // newServeCmd builds "hush serve" and "hush serve rotate-master-key".
 func newServeCmd() *cobra.Command {
-	var o serveOptions
+	env := readEnv()
+	o := serveOptions{masterKey: env.masterKey, bootstrapToken: env.bootstrapToken, newMasterKey: env.newMasterKey}
 	cmd := &cobra.Command{
 		Use:   "serve [--addr 127.0.0.1:8300] [--data DIR] [--store postgres://...]",
 		Short: "Run the Databricks-compatible Secrets API server",
@@ -79,8 +79,12 @@ on first start; keep it elsewhere in production: it sits beside the data).
 
 On the first start with an empty store, hush serve creates the user "admin"
 (in the group "admins") and a bootstrap token for it: HUSH_BOOTSTRAP_TOKEN if
-set, else a generated one, written to --data/bootstrap-token (mode 0600) and
-printed once on stderr.
+set, else a generated one, written to --data/bootstrap-token (mode 0600). A
+generated token is printed once when stderr is a terminal; otherwise the log
+says where the file is, never the token. HUSH_BOOTSTRAP_TOKEN must be "dapi"
+followed by 32 to 64 lower-case hex digits (0-9, a-f), optionally with "-"
+and digits at the end, like a Databricks PAT; for example:
+dapi$(openssl rand -hex 16).
 
 Unauthenticated endpoints: GET /healthz, GET /metrics (Prometheus text) and
 GET /.well-known/databricks-config. Logs (stderr, --log-format text|json)
@@ -98,16 +102,17 @@ HUSH_BOOTSTRAP_TOKEN.`,
 		},
 	}
 	pf := cmd.PersistentFlags() // rotate-master-key needs them too
-	pf.StringVar(&o.data, "data", envOr(envData, defaultDataDir()), "data directory: bolt file, master key, bootstrap token ($HUSH_DATA)")
-	pf.StringVar(&o.storeURL, "store", os.Getenv(envStore), "store: empty for the bolt file in --data, or a postgres:// URL ($HUSH_STORE)")
+	pf.StringVar(&o.data, "data", orDefault(env.data, defaultDataDir()), "data directory: bolt file, master key, bootstrap token ($HUSH_DATA)")
+	pf.StringVar(&o.storeURL, "store", env.store, "store: empty for the bolt file in --data, or a postgres:// URL ($HUSH_STORE)")
 	f := cmd.Flags()
-	f.StringVar(&o.addr, "addr", envOr(envAddr, defaultServeAddr), "address to listen on ($HUSH_ADDR)")
+	f.StringVar(&o.addr, "addr", orDefault(env.addr, defaultServeAddr), "address to listen on ($HUSH_ADDR)")
 	f.StringVar(&o.filesRoot, "files-root", "", "directory under which admins may create read-only FILES scopes (disabled when empty)")
 	f.IntVar(&o.maxScopes, "max-scopes", 1000, "most scopes in the workspace (negative: no limit)")
 	f.IntVar(&o.maxSecrets, "max-secrets-per-scope", 1000, "most secrets in one scope (negative: no limit)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	f.StringVar(&o.auditRetention, "audit-retention", defaultAuditRetention, "keep audit records this long, then prune them (days such as 365d, or a duration; 0 or forever: keep all); export them first with hush audit export")
 	cmd.AddCommand(newRotateMasterKeyCmd(&o))
 	return cmd
 }
@@ -142,76 +147,137 @@ func openStore(ctx context.Context, o serveOptions) (store.Store, string, error)
 	return nil, "", usagef("--store must be empty (bolt in --data) or a postgres:// URL")
 }
 
+// runServe runs hush serve until ctx is done: check the options, open the
+// store with its sealer, bootstrap an empty store, then serve HTTP(S).
 func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
-	log, err := newLogger(o.logFormat, stderr)
+	log, err := checkServeOptions(o, stderr)
 	if err != nil {
 		return err
 	}
-	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return usagef("--tls-cert and --tls-key go together")
-	}
-	if o.maxScopes == 0 || o.maxSecrets == 0 {
-		return usagef("--max-scopes and --max-secrets-per-scope must not be 0 (negative means no limit)")
-	}
-	if err := os.MkdirAll(o.data, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	key, source, warning, err := seal.LoadMasterKey(os.Getenv(seal.MasterKeyEnv), o.data)
-	if err != nil {
-		return fmt.Errorf("master key: %w", err)
-	}
-	if warning != "" {
-		log.Warn(warning)
-	}
-	st, where, err := openStore(ctx, o)
+	retention, err := parseRetention(o.auditRetention)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if os.Getenv(seal.MasterKeyEnv) == "" {
-		promoted, err := recoverPendingKey(ctx, st, o.data)
-		if err != nil {
-			return err
-		}
-		if promoted {
-			log.Warn("finished an interrupted master key rotation: " + seal.MasterKeyFile + pendingKeySuffix + " opens the store and now replaces " + seal.MasterKeyFile)
-			if key, _, err = seal.ReadMasterKey("", o.data); err != nil {
-				return fmt.Errorf("master key: %w", err)
-			}
-		}
-	}
-	sealer, err := seal.Open(ctx, st, key)
+	ss, err := openSealedStore(ctx, o, log)
 	if err != nil {
-		return fmt.Errorf("open sealer: %w", err)
+		return err
 	}
+	defer ss.st.Close()
 	var files server.FilesBackend
 	if o.filesRoot != "" {
 		if files, err = newFilesBackend(o.filesRoot); err != nil {
 			return err
 		}
 	}
-	boot, err := server.Bootstrap(ctx, st, os.Getenv(envBootstrapToken), time.Now())
-	if err != nil {
+	if err := bootstrapAdmin(ctx, ss.st, o, log, stderr); err != nil {
 		return err
 	}
-	if !boot.Created && os.Getenv(envBootstrapToken) != "" {
-		log.Warn(envBootstrapToken + " is set but the store is already bootstrapped; it is ignored (unset it)")
-	}
-	if boot.Created {
-		path := filepath.Join(o.data, bootstrapFileName)
-		if err := writeSecretFile(path, boot.Token+"\n"); err != nil {
-			return err
-		}
-		// The one place hush prints a token: the operator needs it once.
-		fmt.Fprintf(stderr, "Created user %q (admin) with a bootstrap token, saved in %s:\n\n    %s\n\n", server.BootstrapUserName, path, boot.Token)
-	}
 	srv, err := server.New(server.Config{
-		Store: st, Sealer: sealer, Files: files, Logger: log,
-		MaxScopes: o.maxScopes, MaxSecretsPerScope: o.maxSecrets,
+		Store: ss.st, Sealer: ss.sealer, Files: files, Logger: log,
+		MaxScopes: o.maxScopes, MaxSecretsPerScope: o.maxSecrets, AuditRetention: retention,
 	})
 	if err != nil {
 		return err
 	}
+	return serveHTTP(ctx, srv, o, ss, log, stdout)
+}
+
+// checkServeOptions rejects flag combinations that cannot work, before
+// anything is created, and returns the logger --log-format asks for.
+func checkServeOptions(o serveOptions, stderr io.Writer) (*slog.Logger, error) {
+	log, err := newLogger(o.logFormat, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return nil, usagef("--tls-cert and --tls-key go together")
+	}
+	if o.maxScopes == 0 || o.maxSecrets == 0 {
+		return nil, usagef("--max-scopes and --max-secrets-per-scope must not be 0 (negative means no limit)")
+	}
+	return log, nil
+}
+
+// masterKeyConfig says where o's master key is: HUSH_MASTER_KEY, else
+// --data/master.key.
+func masterKeyConfig(o serveOptions) seal.MasterKeyConfig {
+	return seal.MasterKeyConfig{Value: o.masterKey, ValueName: envMasterKey, Dir: o.data}
+}
+
+// sealedStore is the open store of hush serve and the sealer over it.
+type sealedStore struct {
+	st     store.Store
+	sealer *seal.Sealer
+	// where and keySource say where the store and the master key are, for
+	// the start-up log line.
+	where, keySource string
+}
+
+// openSealedStore creates the data directory, loads (or creates) the master
+// key, opens the store, finishes an interrupted key rotation, and opens the
+// sealer. The caller closes the store.
+func openSealedStore(ctx context.Context, o serveOptions, log *slog.Logger) (ss sealedStore, err error) {
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return ss, fmt.Errorf("create data directory: %w", err)
+	}
+	keys := masterKeyConfig(o)
+	key, source, warning, err := keys.Load()
+	if err != nil {
+		return ss, fmt.Errorf("master key: %w", err)
+	}
+	if warning != "" {
+		log.Warn(warning)
+	}
+	st, where, err := openStore(ctx, o)
+	if err != nil {
+		return ss, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	promoted, err := keys.Recover(ctx, st)
+	if err != nil {
+		return ss, err
+	}
+	if promoted {
+		log.Warn("finished an interrupted master key rotation: " + seal.PendingKeyFile + " opens the store and now replaces " + seal.MasterKeyFile)
+		if key, _, err = keys.Read(); err != nil {
+			return ss, fmt.Errorf("master key: %w", err)
+		}
+	}
+	sealer, err := seal.Open(ctx, st, key)
+	if err != nil {
+		return ss, fmt.Errorf("open sealer: %w", err)
+	}
+	return sealedStore{st: st, sealer: sealer, where: where, keySource: source}, nil
+}
+
+// bootstrapAdmin creates the admin and its token in an empty store, saves
+// the token in --data/bootstrap-token (mode 0600) and prints it once.
+func bootstrapAdmin(ctx context.Context, st store.Store, o serveOptions, log *slog.Logger, stderr io.Writer) error {
+	boot, err := server.Bootstrap(ctx, st, o.bootstrapToken, time.Now())
+	if err != nil {
+		return err
+	}
+	if !boot.Created {
+		if o.bootstrapToken != "" {
+			log.Warn(envBootstrapToken + " is set but the store is already bootstrapped; it is ignored (unset it)")
+		}
+		return nil
+	}
+	path := filepath.Join(o.data, bootstrapFileName)
+	if err := atomicfile.Write(path, []byte(boot.Token+"\n"), 0o600); err != nil {
+		return fmt.Errorf("save the bootstrap token: %w", err)
+	}
+	announceBootstrap(log, stderr, path, boot.Token, o.bootstrapToken == "")
+	return nil
+}
+
+// serveHTTP listens on --addr and serves srv (HTTPS with --tls-cert) until
+// ctx is done, then shuts down gracefully and flushes the audit log.
+func serveHTTP(ctx context.Context, srv *server.Server, o serveOptions, ss sealedStore, log *slog.Logger, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
@@ -221,7 +287,7 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 		scheme = "https"
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	log.Info("hush serve started", "url", scheme+"://"+ln.Addr().String(), "store", where, "master_key", source)
+	log.Info("hush serve started", "url", scheme+"://"+ln.Addr().String(), "store", ss.where, "master_key", ss.keySource)
 	fmt.Fprintf(stdout, "hush serve listening on %s://%s\n", scheme, ln.Addr())
 	errc := make(chan error, 1)
 	go func() {
@@ -252,34 +318,6 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) err
 	return nil
 }
 
-// writeSecretFile writes content to path with mode 0600, replacing it.
-func writeSecretFile(path, content string) error {
-	tmp := path + ".tmp-" + strconv.Itoa(os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.WriteString(content); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
 func newRotateMasterKeyCmd(o *serveOptions) *cobra.Command {
 	var newKeyFile string
 	cmd := &cobra.Command{
@@ -302,24 +340,10 @@ rotate-master-key) keeps whichever of the two files opens the store.`,
 	return cmd
 }
 
-// pendingKeySuffix names the file (master.key.new) that holds the new key
-// while rotate-master-key re-wraps the data key.
-const pendingKeySuffix = ".new"
-
-// runRotate re-wraps the data key under a new master key. When the current
-// key is the key file, the steps are ordered so that a crash at any point
-// leaves a key on disk that opens the store:
-//
-//  1. the new key is written, fsynced, to master.key.new (master.key, the
-//     old key, still opens the store);
-//  2. the data key is re-wrapped in the store, one durable write (now
-//     master.key.new opens the store, master.key does not);
-//  3. master.key.new is renamed over master.key, atomically.
-//
-// A crash between 1 and 2 leaves a stale master.key.new, between 2 and 3
-// a master.key that no longer fits. Both are settled by recoverPendingKey,
-// which hush serve and this command run before loading the key: it keeps
-// whichever of the two files opens the store.
+// runRotate re-wraps the data key under the new master key from
+// newKeyFile or HUSH_NEW_MASTER_KEY (see seal.MasterKeyConfig.Rotate for
+// the crash-safe steps). It fails before opening, or creating, the store
+// when there is no current key.
 func runRotate(ctx context.Context, o serveOptions, newKeyFile string, stdout io.Writer) error {
 	var text string
 	switch {
@@ -329,8 +353,8 @@ func runRotate(ctx context.Context, o serveOptions, newKeyFile string, stdout io
 			return fmt.Errorf("read new master key: %w", err)
 		}
 		text = string(b)
-	case os.Getenv(envNewMasterKey) != "":
-		text = os.Getenv(envNewMasterKey)
+	case o.newMasterKey != "":
+		text = o.newMasterKey
 	default:
 		return usagef("give the new master key with --new-key-file FILE or %s", envNewMasterKey)
 	}
@@ -338,123 +362,24 @@ func runRotate(ctx context.Context, o serveOptions, newKeyFile string, stdout io
 	if err != nil {
 		return fmt.Errorf("new master key: %w", err)
 	}
-	envKey := os.Getenv(seal.MasterKeyEnv)
-	keyPath := filepath.Join(o.data, seal.MasterKeyFile)
-	pending := keyPath + pendingKeySuffix
-	// Never create a key here (that would be a key nothing is wrapped
-	// with), and fail before opening (or creating) the store; only a
-	// pending key file left by an interrupted rotation defers the check
-	// until recoverPendingKey has settled it.
-	_, pendingErr := os.Stat(pending)
-	if envKey != "" || pendingErr != nil {
-		if _, _, err := seal.ReadMasterKey(envKey, o.data); err != nil {
-			return fmt.Errorf("current master key (nothing was changed): %w", err)
-		}
+	keys := masterKeyConfig(o)
+	if err := keys.CheckRotation(); err != nil {
+		return err
 	}
 	st, _, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if envKey == "" {
-		if _, err := recoverPendingKey(ctx, st, o.data); err != nil {
-			return err
-		}
-	}
-	oldKey, source, err := seal.ReadMasterKey(envKey, o.data)
+	rot, err := keys.Rotate(ctx, st, newKey)
 	if err != nil {
-		return fmt.Errorf("current master key (nothing was changed): %w", err)
+		return err
 	}
-	if envKey != "" {
-		if err := seal.Rewrap(ctx, st, oldKey, newKey); err != nil {
-			return fmt.Errorf("rotate master key: %w", err)
-		}
-		fmt.Fprintf(stdout, "Master key rotated (the old key came from %s). Start hush serve with %s set to the new key.\n", source, seal.MasterKeyEnv)
+	if rot.KeyFile == "" {
+		fmt.Fprintf(stdout, "Master key rotated (the old key came from %s). Start hush serve with %s set to the new key.\n", rot.OldSource, envMasterKey)
 		return nil
 	}
-	if err := seal.WriteMasterKeyFile(pending, newKey); err != nil {
-		return fmt.Errorf("rotate master key (nothing was changed): %w", err)
-	}
-	if err := seal.Rewrap(ctx, st, oldKey, newKey); err != nil {
-		_ = os.Remove(pending)
-		return fmt.Errorf("rotate master key (nothing was changed): %w", err)
-	}
-	if err := promotePendingKey(pending, keyPath); err != nil {
-		return fmt.Errorf("the data key is now wrapped by the new key, kept in %s, but it could not replace %s (hush serve retries this at start): %w", pending, keyPath, err)
-	}
-	fmt.Fprintf(stdout, "Master key rotated; %s now holds the new key.\n", keyPath)
-	return nil
-}
-
-// recoverPendingKey settles a rotation of the key file that was cut short
-// (see runRotate): if dataDir/master.key.new exists, it is renamed over
-// master.key when it, and not master.key, opens the store (promoted is
-// true then), and removed when master.key still opens the store. With no
-// pending file, or no data key in the store yet, it does nothing.
-func recoverPendingKey(ctx context.Context, st store.Store, dataDir string) (promoted bool, err error) {
-	keyPath := filepath.Join(dataDir, seal.MasterKeyFile)
-	pending := keyPath + pendingKeySuffix
-	text, err := os.ReadFile(pending)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("interrupted master key rotation: %w", err)
-	}
-	if _, err := st.GetMeta(ctx, seal.DataKeyName); errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
-		return false, fmt.Errorf("interrupted master key rotation: %w", err)
-	}
-	opens := func(key []byte) (bool, error) {
-		_, err := seal.Open(ctx, st, key)
-		if errors.Is(err, seal.ErrWrongMasterKey) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-	if cur, _, err := seal.ReadMasterKey("", dataDir); err == nil {
-		ok, err := opens(cur)
-		if err != nil {
-			return false, fmt.Errorf("interrupted master key rotation: %w", err)
-		}
-		if ok { // cut short before the re-wrap: the new key was never used
-			if err := os.Remove(pending); err != nil {
-				return false, fmt.Errorf("interrupted master key rotation: remove %s: %w", pending, err)
-			}
-			return false, nil
-		}
-	}
-	newKey, err := seal.ParseMasterKey(string(text))
-	if err != nil {
-		return false, fmt.Errorf("interrupted master key rotation: %s: %w", pending, err)
-	}
-	ok, err := opens(newKey)
-	if err != nil {
-		return false, fmt.Errorf("interrupted master key rotation: %w", err)
-	}
-	if !ok {
-		return false, fmt.Errorf("interrupted master key rotation: neither %s nor %s opens the store: %w", keyPath, pending, seal.ErrWrongMasterKey)
-	}
-	if err := promotePendingKey(pending, keyPath); err != nil {
-		return false, fmt.Errorf("interrupted master key rotation: %w", err)
-	}
-	return true, nil
-}
-
-// promotePendingKey renames pending over keyPath and makes the rename durable.
-func promotePendingKey(pending, keyPath string) error {
-	if err := os.Rename(pending, keyPath); err != nil {
-		return fmt.Errorf("replace master key file: %w", err)
-	}
-	d, err := os.Open(filepath.Dir(keyPath))
-	if err != nil {
-		return fmt.Errorf("sync data directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync data directory: %w", err)
-	}
+	fmt.Fprintf(stdout, "Master key rotated; %s now holds the new key.\n", rot.KeyFile)
 	return nil
 }
 

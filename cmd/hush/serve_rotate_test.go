@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/hush-secrets/hush/internal/server/seal"
 	"github.com/hush-secrets/hush/internal/server/store"
 	"github.com/hush-secrets/hush/internal/server/store/bolt"
+	"github.com/hush-secrets/hush/redact/redacttest"
 )
 
 // rotateFixture is a data directory with a bolt store whose data key is
@@ -22,16 +24,15 @@ import (
 type rotateFixture struct {
 	o       serveOptions
 	keyPath string
+	pending string // master.key.new
 	oldKey  []byte
 	sealed  []byte
 }
 
 func newRotateFixture(t *testing.T) rotateFixture {
 	t.Helper()
-	t.Setenv(seal.MasterKeyEnv, "")
-	t.Setenv(envNewMasterKey, "")
 	dir := t.TempDir()
-	key, _, _, err := seal.LoadMasterKey("", dir) // creates master.key, as hush serve does
+	key, _, _, err := seal.MasterKeyConfig{Dir: dir}.Load() // creates master.key, as hush serve does
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,11 @@ func newRotateFixture(t *testing.T) rotateFixture {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return rotateFixture{o: serveOptions{data: dir}, keyPath: filepath.Join(dir, seal.MasterKeyFile), oldKey: key, sealed: sealed}
+	return rotateFixture{
+		o:       serveOptions{data: dir},
+		keyPath: filepath.Join(dir, seal.MasterKeyFile), pending: filepath.Join(dir, seal.PendingKeyFile),
+		oldKey: key, sealed: sealed,
+	}
 }
 
 func openBolt(t *testing.T, dir string) store.Store {
@@ -101,7 +106,7 @@ func (f rotateFixture) opensWith(t *testing.T, key []byte, want bool) {
 
 func (f rotateFixture) keyFile(t *testing.T) []byte {
 	t.Helper()
-	k, _, err := seal.ReadMasterKey("", f.o.data)
+	k, _, err := seal.MasterKeyConfig{Dir: f.o.data}.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,10 +130,10 @@ func TestRotateMasterKeyFile(t *testing.T) {
 	if !bytes.Equal(f.keyFile(t), k2) {
 		t.Fatal("master.key does not hold the new key")
 	}
-	noFile(t, f.keyPath+pendingKeySuffix)
+	noFile(t, f.pending)
 	f.opensWith(t, k2, true)
 	f.opensWith(t, f.oldKey, false)
-	if strings.Contains(out.String(), seal.EncodeMasterKey(k2)) {
+	if !redacttest.AssertNoSecret(t, out.Bytes(), k2, []byte(seal.EncodeMasterKey(k2))) {
 		t.Fatal("the new key was printed")
 	}
 }
@@ -137,7 +142,6 @@ func TestRotateMasterKeyFile(t *testing.T) {
 // file, rotation fails clearly and creates nothing (no random key file, no
 // store).
 func TestRotateMasterKeyMissingKey(t *testing.T) {
-	t.Setenv(seal.MasterKeyEnv, "")
 	dir := filepath.Join(t.TempDir(), "data")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -164,7 +168,7 @@ func TestRotateMasterKeyWrongOldKey(t *testing.T) {
 	if !errors.Is(err, seal.ErrWrongMasterKey) {
 		t.Fatalf("err = %v, want ErrWrongMasterKey", err)
 	}
-	noFile(t, f.keyPath+pendingKeySuffix)
+	noFile(t, f.pending)
 	if !bytes.Equal(f.keyFile(t), other) {
 		t.Fatal("master.key changed")
 	}
@@ -173,41 +177,20 @@ func TestRotateMasterKeyWrongOldKey(t *testing.T) {
 
 // TestRotateMasterKeyCrashAfterRewrap: the state a crash leaves between the
 // re-wrap and the rename (master.key old, master.key.new new, store on the
-// new key) is finished by recoverPendingKey, which hush serve runs, and a
-// second rotation from that state works.
+// new key) is settled by running the rotation again (to k3). The seal
+// package tests the recovery itself (TestRecover*).
 func TestRotateMasterKeyCrashAfterRewrap(t *testing.T) {
 	f := newRotateFixture(t)
 	k2 := newKey(t)
-	crashAfterRewrap := func() {
-		t.Helper()
-		if err := seal.WriteMasterKeyFile(f.keyPath+pendingKeySuffix, k2); err != nil {
-			t.Fatal(err)
-		}
-		st := openBolt(t, f.o.data)
-		defer st.Close()
-		if err := seal.Rewrap(context.Background(), st, f.oldKey, k2); err != nil {
-			t.Fatal(err)
-		}
+	if err := seal.WriteMasterKeyFile(f.pending, k2); err != nil {
+		t.Fatal(err)
 	}
-	crashAfterRewrap()
-	f.opensWith(t, f.oldKey, false) // what master.key holds: the unsafe state
-
 	st := openBolt(t, f.o.data)
-	promoted, err := recoverPendingKey(context.Background(), st, f.o.data)
+	if err := seal.Rewrap(context.Background(), st, f.oldKey, k2); err != nil {
+		t.Fatal(err)
+	}
 	st.Close()
-	if err != nil || !promoted {
-		t.Fatalf("recoverPendingKey = %v, %v; want promoted", promoted, err)
-	}
-	if !bytes.Equal(f.keyFile(t), k2) {
-		t.Fatal("master.key does not hold the re-wrapping key")
-	}
-	noFile(t, f.keyPath+pendingKeySuffix)
-	f.opensWith(t, k2, true)
-
-	// The same state, settled by running the rotation again (to k3).
-	f2 := newRotateFixture(t)
-	f = f2
-	crashAfterRewrap()
+	f.opensWith(t, f.oldKey, false) // what master.key holds: the unsafe state
 	k3 := newKey(t)
 	if err := runRotate(context.Background(), f.o, writeKey(t, k3), &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
@@ -215,50 +198,45 @@ func TestRotateMasterKeyCrashAfterRewrap(t *testing.T) {
 	if !bytes.Equal(f.keyFile(t), k3) {
 		t.Fatal("master.key does not hold k3")
 	}
-	noFile(t, f.keyPath+pendingKeySuffix)
+	noFile(t, f.pending)
 	f.opensWith(t, k3, true)
 }
 
-// TestRotateMasterKeyCrashBeforeRewrap: a crash after the new key file was
-// written but before the re-wrap leaves a stale master.key.new; recovery
-// removes it and keeps the old key.
-func TestRotateMasterKeyCrashBeforeRewrap(t *testing.T) {
-	f := newRotateFixture(t)
-	if err := seal.WriteMasterKeyFile(f.keyPath+pendingKeySuffix, newKey(t)); err != nil {
+// TestRotateMasterKeyFromEnv: hush serve rotate-master-key, run as a
+// command, takes the current key from HUSH_MASTER_KEY and the new one from
+// HUSH_NEW_MASTER_KEY, changes only the store, and says to set the new key.
+func TestRotateMasterKeyFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	k1, k2 := newKey(t), newKey(t)
+	st := openBolt(t, dir)
+	if _, err := seal.Open(context.Background(), st, k1); err != nil {
 		t.Fatal(err)
 	}
-	st := openBolt(t, f.o.data)
-	promoted, err := recoverPendingKey(context.Background(), st, f.o.data)
 	st.Close()
-	if err != nil || promoted {
-		t.Fatalf("recoverPendingKey = %v, %v; want nothing promoted", promoted, err)
+	t.Setenv(envMasterKey, seal.EncodeMasterKey(k1))
+	t.Setenv(envNewMasterKey, hex.EncodeToString(k2))
+	r := hush(t, nil, "serve", "rotate-master-key", "--data", dir).ok(t)
+	if !strings.Contains(r.stdout, "Start hush serve with "+envMasterKey+" set to the new key") {
+		t.Fatalf("stdout: %s", r.stdout)
 	}
-	noFile(t, f.keyPath+pendingKeySuffix)
-	if !bytes.Equal(f.keyFile(t), f.oldKey) {
-		t.Fatal("master.key changed")
+	if strings.Contains(r.stdout+r.stderr, seal.EncodeMasterKey(k2)) || strings.Contains(r.stdout+r.stderr, hex.EncodeToString(k2)) {
+		t.Fatal("a key was printed")
 	}
-	f.opensWith(t, f.oldKey, true)
+	noFile(t, filepath.Join(dir, seal.MasterKeyFile))
+	f := rotateFixture{o: serveOptions{data: dir}}
+	f.opensWith(t, k1, false)
+	st = openBolt(t, dir)
+	defer st.Close()
+	if _, err := seal.Open(context.Background(), st, k2); err != nil {
+		t.Fatalf("the new key does not open the store: %v", err)
+	}
 }
 
-// TestRotateMasterKeyNeitherKeyOpens: recovery refuses to guess when
-// neither file fits, and leaves both in place.
-func TestRotateMasterKeyNeitherKeyOpens(t *testing.T) {
-	f := newRotateFixture(t)
-	if err := seal.WriteMasterKeyFile(f.keyPath, newKey(t)); err != nil {
-		t.Fatal(err)
-	}
-	if err := seal.WriteMasterKeyFile(f.keyPath+pendingKeySuffix, newKey(t)); err != nil {
-		t.Fatal(err)
-	}
-	st := openBolt(t, f.o.data)
-	defer st.Close()
-	_, err := recoverPendingKey(context.Background(), st, f.o.data)
-	if !errors.Is(err, seal.ErrWrongMasterKey) {
-		t.Fatalf("err = %v, want ErrWrongMasterKey", err)
-	}
-	if _, err := os.Stat(f.keyPath + pendingKeySuffix); err != nil {
-		t.Fatalf("pending key file removed: %v", err)
-	}
+// TestRotateMasterKeyNoNewKey: without --new-key-file or
+// HUSH_NEW_MASTER_KEY the command is a usage error that names both.
+func TestRotateMasterKeyNoNewKey(t *testing.T) {
+	t.Setenv(envNewMasterKey, "")
+	hush(t, nil, "serve", "rotate-master-key", "--data", t.TempDir()).fails(t, 2, envNewMasterKey)
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -284,9 +262,8 @@ func (s *syncBuffer) String() string {
 // (instead of failing on the old one) and settles the key file.
 func TestServeFinishesInterruptedRotation(t *testing.T) {
 	f := newRotateFixture(t)
-	t.Setenv(envBootstrapToken, "")
 	k2 := newKey(t)
-	if err := seal.WriteMasterKeyFile(f.keyPath+pendingKeySuffix, k2); err != nil {
+	if err := seal.WriteMasterKeyFile(f.pending, k2); err != nil {
 		t.Fatal(err)
 	}
 	st := openBolt(t, f.o.data)
@@ -294,6 +271,11 @@ func TestServeFinishesInterruptedRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
+	// What an earlier rotation, killed while writing its key, left behind.
+	leftover := filepath.Join(f.o.data, "."+seal.PendingKeyFile+".tmp1234")
+	if err := os.WriteFile(leftover, []byte("half a k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -321,6 +303,7 @@ func TestServeFinishesInterruptedRotation(t *testing.T) {
 	if !bytes.Equal(f.keyFile(t), k2) {
 		t.Fatal("master.key does not hold the re-wrapping key")
 	}
-	noFile(t, f.keyPath+pendingKeySuffix)
+	noFile(t, f.pending)
+	noFile(t, leftover)
 	f.opensWith(t, k2, true)
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hush-secrets/hush/redact/redacttest"
 )
 
 // readmeBlock returns the shell code of the fenced block that follows the
@@ -87,14 +89,14 @@ func TestREADMEWalkthrough(t *testing.T) {
 	client := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", clientScript)
 	client.Dir, client.Env = work, env
 	out, err := client.CombinedOutput()
+	if !redacttest.AssertNoSecret(t, out, []byte("correct-horse-battery-staple")) {
+		t.FailNow() // the output is printed below
+	}
 	if err != nil {
 		t.Fatalf("the README's client block failed: %v\n%s\nserver:\n%s", err, out, serverOut.String())
 	}
 	if !strings.Contains(string(out), "connecting with password [REDACTED]") {
 		t.Errorf("the walkthrough did not end with the redacted line:\n%s", out)
-	}
-	if strings.Contains(string(out), "correct-horse-battery-staple") {
-		t.Errorf("the secret leaked in the walkthrough's output:\n%s", out)
 	}
 
 	// The curl block: every call must succeed (curl -f) and show what the

@@ -3,8 +3,9 @@
 // proxies: a notebook kernel, or the command of "hush run". It forwards each
 // request to the real server (hush serve or a Databricks workspace) with the
 // configured token, so the caller's own permissions apply, and registers
-// every value it returns with the redactor before the first byte of the
-// answer is written (DESIGN.md invariant 1).
+// every value it returns with the redactor, in every form the Python shim
+// hands it out in, before the first byte of the answer is written
+// (invariant 1 of DESIGN.md; the rule itself is internal/handout).
 //
 // Local processes authenticate to the bridge with a random per-bridge bearer
 // token, so another user's process on the same machine cannot borrow the
@@ -29,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hush-secrets/hush/internal/handout"
 	"github.com/hush-secrets/hush/redact"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
@@ -51,9 +53,10 @@ type Options struct {
 	// Client sends the upstream requests; nil means a client with a
 	// one-minute timeout.
 	Client *http.Client
-	// Warn receives human-readable warnings that never contain a value or a
-	// token: a value too short to be redacted safely, a refresh that failed.
-	// Nil discards them.
+	// Warn receives human-readable warnings, one whole line each starting
+	// with "hush: warning: ", that never contain a value or a token: a value
+	// too short to be redacted (handout.TooShortWarning), a refresh that
+	// failed. Nil discards them.
 	Warn func(msg string)
 }
 
@@ -232,16 +235,14 @@ func (b *Bridge) register(scope, key string, body []byte, updated int64) error {
 	return b.registerValue(scope, key, value, updated)
 }
 
-// registerValue adds value to the redactor and remembers when the secret
-// was last updated, for Refresh.
+// registerValue registers value by hush's one rule (handout.Register: every
+// form the shim hands out; a value too short to redact, empty included, is
+// handed out with a warning) and remembers when the secret was last
+// updated, for Refresh.
 func (b *Bridge) registerValue(scope, key string, value []byte, updated int64) error {
-	if len(value) > 0 {
-		if err := b.red.Add(value); err != nil {
-			if !errors.Is(err, redact.ErrTooShort) {
-				return fmt.Errorf("hush bridge: register %s/%s with the redactor: %w", scope, key, err)
-			}
-			b.warn(fmt.Sprintf("hush: warning: secret %s/%s is too short to be redacted safely; it will NOT be hidden in output", scope, key))
-		}
+	warn := func(msg string) { b.warn("hush: warning: " + msg) }
+	if err := handout.Register(b.red, scope, key, value, warn); err != nil {
+		return fmt.Errorf("hush bridge: %w; value withheld", err)
 	}
 	b.mu.Lock()
 	if prev, ok := b.known[secretID{scope, key}]; !ok || updated >= 0 || prev < 0 {

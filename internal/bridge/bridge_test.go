@@ -9,11 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/hush-secrets/hush/internal/handout"
 	"github.com/hush-secrets/hush/redact"
+	"github.com/hush-secrets/hush/redact/redacttest"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -136,8 +139,10 @@ func newFixture(t *testing.T) *fixture {
 	return fx
 }
 
+// redacts reports whether the fixture's redactor hides s (raw: the
+// fixture's redactor redacts no derived form).
 func (fx *fixture) redacts(s string) bool {
-	return !strings.Contains(string(fx.red.Redact(nil, []byte("x "+s+" y"))), s)
+	return redacttest.FindLeak(fx.red.Redact(nil, []byte("x "+s+" y")), [][]byte{[]byte(s)}, nil) == nil
 }
 
 // hookRecorder runs check before the first byte of the answer is written.
@@ -287,7 +292,7 @@ func TestMalformedValueIsWithheld(t *testing.T) {
 	if rec.Code != http.StatusBadGateway {
 		t.Fatalf("status %d", rec.Code)
 	}
-	if strings.Contains(rec.Body.String(), "hello-secret-db-pass") {
+	if !redacttest.AssertNoSecret(t, rec.Body.Bytes(), []byte("hello-secret-db-pass")) {
 		t.Fatal("an unregistrable value was forwarded")
 	}
 }
@@ -305,11 +310,11 @@ func TestUnreachableUpstream(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+b.Token())
 	rec := httptest.NewRecorder()
 	b.ServeHTTP(rec, req)
+	if !redacttest.AssertNoSecret(t, rec.Body.Bytes(), []byte(upstreamToken), []byte(b.Token())) {
+		t.Fatal("a token leaked into an error") // before the body is printed below
+	}
 	if rec.Code != http.StatusBadGateway || !strings.Contains(rec.Body.String(), url) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
-	}
-	if strings.Contains(rec.Body.String(), upstreamToken) || strings.Contains(rec.Body.String(), b.Token()) {
-		t.Fatal("a token leaked into an error")
 	}
 	if _, err := b.LoadAll(context.Background()); err == nil || !strings.Contains(err.Error(), url) {
 		t.Fatalf("LoadAll error %v does not name the host", err)
@@ -326,16 +331,19 @@ func TestLoadAllAndRefresh(t *testing.T) {
 	if st.Scopes != 2 || st.Secrets != 3 || st.Denied != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	for _, s := range []string{"hello-secret-db-pass", "api-key-0123456789"} {
+	for i, s := range []string{"hello-secret-db-pass", "api-key-0123456789"} {
 		if !fx.redacts(s) {
-			t.Errorf("%q not registered by LoadAll", s)
+			t.Errorf("value %d not registered by LoadAll", i)
 		}
 	}
 	if fx.redacts("root-password-zzz-9") {
 		t.Error("a secret the token cannot read was registered")
 	}
 	// "42" is below the minimum: warned about by name, never by value.
-	if len(fx.warns) != 1 || !strings.Contains(fx.warns[0], "prod/pin") || strings.Contains(fx.warns[0], "42") {
+	if len(fx.warns) != 1 || !redacttest.AssertNoSecret(t, []byte(fx.warns[0]), []byte("42")) {
+		t.Fatalf("%d warnings, want one that does not quote the value", len(fx.warns))
+	}
+	if !strings.Contains(fx.warns[0], "prod/pin") {
 		t.Fatalf("warnings %q", fx.warns)
 	}
 
@@ -350,9 +358,9 @@ func TestLoadAllAndRefresh(t *testing.T) {
 	if st, err = fx.b.Refresh(ctx); err != nil || st.Secrets != 2 || fx.api.gets != 2 {
 		t.Fatalf("refresh: %+v %v, %d gets", st, err, fx.api.gets)
 	}
-	for _, s := range []string{"rotated-db-pass-777", "brand-new-token-555", "hello-secret-db-pass"} {
+	for i, s := range []string{"rotated-db-pass-777", "brand-new-token-555", "hello-secret-db-pass"} {
 		if !fx.redacts(s) {
-			t.Errorf("%q not redacted after refresh (old values must stay)", s)
+			t.Errorf("value %d not redacted after refresh (old values must stay)", i)
 		}
 	}
 }
@@ -383,7 +391,10 @@ func TestListenServesOverLoopbackOnly(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !fx.redacts("api-key-0123456789") {
+	if !fx.redacts("api-key-0123456789") {
+		t.Fatalf("status %d, and the value was not registered", resp.StatusCode) // the body holds it
+	}
+	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	if err := srv.Close(context.Background()); err != nil {
@@ -409,6 +420,48 @@ func TestNewValidates(t *testing.T) {
 	} {
 		if denied(err) != want {
 			t.Errorf("denied(%v) = %v, want %v", err, !want, want)
+		}
+	}
+}
+
+// TestShortAndEmptyValuesAreHandedOutWithOneWarning: a value too short to
+// redact and an empty one are answered, each with the same one warning
+// (handout.TooShortWarning) naming the secret, never the value.
+func TestShortAndEmptyValuesAreHandedOutWithOneWarning(t *testing.T) {
+	fx := newFixture(t)
+	fx.api.put("prod", "empty", "", 1)
+	for _, key := range []string{"pin", "empty"} {
+		rec := fx.do("GET", "/api/2.0/secrets/get?scope=prod&key="+key, fx.b.Token())
+		if rec.Code != 200 {
+			t.Fatalf("%s: status %d %s", key, rec.Code, rec.Body)
+		}
+	}
+	want := []string{
+		"hush: warning: " + handout.TooShortWarning("secret prod/pin", 2, 4),
+		"hush: warning: " + handout.TooShortWarning("secret prod/empty", 0, 4),
+	}
+	if !slices.Equal(fx.warns, want) {
+		t.Fatalf("warnings %q, want %q", fx.warns, want)
+	}
+	if strings.Contains(fx.warns[0], "42") {
+		t.Fatal("the warning shows the value")
+	}
+}
+
+// TestNonUTF8ValueRegistersWhatPythonPrints: the str the Python shim
+// decodes from a value that is not valid UTF-8, and the bytes repr it
+// prints for getBytes, are registered before the answer.
+func TestNonUTF8ValueRegistersWhatPythonPrints(t *testing.T) {
+	fx := newFixture(t)
+	const raw = "first-part-\xff-second-part\xe2\x82"
+	fx.api.put("prod", "bin", raw, 1)
+	rec := fx.do("GET", "/api/2.0/secrets/get?scope=prod&key=bin", fx.b.Token())
+	if rec.Code != 200 {
+		t.Fatalf("status %d %s", rec.Code, rec.Body)
+	}
+	for _, printed := range []string{raw, "first-part-\ufffd-second-part\ufffd", `first-part-\xff-second-part\xe2\x82`} {
+		if !fx.redacts(printed) {
+			t.Errorf("a printed form of %d bytes is not registered", len(printed))
 		}
 	}
 }

@@ -224,6 +224,9 @@ func TestWrappedKernelRedactsEveryMessage(t *testing.T) {
 			}
 		}
 	}
+	if f := res.fact(t, "beating"); f["beating"] != true {
+		t.Error("the client's heartbeat channel does not see the kernel beating")
+	}
 	if res.msgs < 30 {
 		t.Errorf("only %d messages reached the client", res.msgs)
 	}

@@ -28,6 +28,9 @@ func (s *side) close() {
 	}
 }
 
+// iopubHWM bounds the iopub messages queued for slow frontends.
+const iopubHWM = 10000
+
 // bindFrontend binds the sockets the frontend's connection file names:
 // ROUTER for shell, control and stdin, PUB for iopub, REP for the heartbeat.
 func bindFrontend(ctx context.Context, ci ConnectionInfo, signer *jupyter.Signer) (*side, error) {
@@ -38,6 +41,13 @@ func bindFrontend(ctx context.Context, ci ConnectionInfo, signer *jupyter.Signer
 		iopub:   zmq4.NewPub(ctx),
 		hb:      zmq4.NewRep(ctx),
 		signer:  signer,
+	}
+	// The PUB socket queues what it has not sent yet without bound unless
+	// given a high-water mark; like libzmq (whose default is 1,000), it then
+	// drops new messages while a subscriber is too slow.
+	if err := s.iopub.SetOption(zmq4.OptionHWM, iopubHWM); err != nil {
+		s.close()
+		return nil, fmt.Errorf("iopub high-water mark: %w", err)
 	}
 	for _, b := range []struct {
 		name string
@@ -300,10 +310,67 @@ func (r *relay) send(o *jupyter.Message) {
 	}
 }
 
+// innerBeat tracks the inner kernel's heartbeat: when it last answered a
+// ping. Zero means it has not answered yet (the kernel is starting).
+type innerBeat struct {
+	last atomic.Int64
+}
+
+// hbTolerance is how long the inner kernel's heartbeat may stay silent
+// before the wrapper stops answering the frontend's pings; hbInterval is how
+// often the wrapper pings it.
+const (
+	hbTolerance = 10 * time.Second
+	hbInterval  = time.Second
+)
+
+// alive reports whether the frontend's pings should be answered: the inner
+// kernel answered its last pings, or has not started answering yet.
+func (b *innerBeat) alive(now time.Time) bool {
+	last := b.last.Load()
+	return last == 0 || now.Sub(time.Unix(0, last)) < hbTolerance
+}
+
+// pingInner pings the inner kernel's heartbeat every hbInterval over a
+// DEALER (with the empty delimiter a REP socket expects; ipykernel's
+// ROUTER echo returns it as is) and records each answer, until ctx is done.
+func pingInner(ctx context.Context, endpoint string, beat *innerBeat, logf func(string, ...any)) {
+	hb := zmq4.NewDealer(ctx, zmq4.WithDialerMaxRetries(-1), zmq4.WithDialerRetry(50*time.Millisecond))
+	defer hb.Close()
+	if err := hb.Dial(endpoint); err != nil {
+		if ctx.Err() == nil {
+			logf("hush kernel: heartbeat: connect to the inner kernel: %v", err)
+		}
+		return
+	}
+	go func() {
+		for {
+			if _, err := hb.Recv(); err != nil {
+				return
+			}
+			beat.last.Store(time.Now().UnixNano())
+		}
+	}()
+	t := time.NewTicker(hbInterval)
+	defer t.Stop()
+	for {
+		if err := hb.Send(zmq4.NewMsgFrom([]byte{}, []byte("ping"))); err != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // echoHeartbeat answers the frontend's heartbeat pings until the socket is
-// closed. The wrapper exits as soon as the inner kernel does, so a live
-// wrapper means a live kernel process.
-func echoHeartbeat(ctx context.Context, hb zmq4.Socket, logf func(string, ...any)) {
+// closed, as long as the inner kernel's own heartbeat answers (see
+// innerBeat): a kernel that stops beating looks dead to the frontend, as it
+// would unwrapped. The wrapper exits as soon as the inner kernel process
+// does.
+func echoHeartbeat(ctx context.Context, hb zmq4.Socket, beat *innerBeat, logf func(string, ...any)) {
 	for {
 		m, err := hb.Recv()
 		if err != nil {
@@ -311,6 +378,9 @@ func echoHeartbeat(ctx context.Context, hb zmq4.Socket, logf func(string, ...any
 				logf("hush kernel: heartbeat: %v", err)
 			}
 			return
+		}
+		if !beat.alive(time.Now()) {
+			continue
 		}
 		if err := hb.Send(m); err != nil {
 			if ctx.Err() == nil {

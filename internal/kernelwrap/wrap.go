@@ -127,7 +127,7 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	if !frontSigner.Enabled() {
 		logf("hush kernel: warning: the connection file has no key; messages from the frontend are not authenticated")
 	}
-	env, stopBridge, err := startBridge(ctx, opts, logf)
+	env, preloaded, stopBridge, err := startBridge(ctx, opts, logf)
 	if err != nil {
 		return 0, err
 	}
@@ -163,7 +163,7 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	}
 	go k.handleSignals(ctx, opts.Signals, logf)
 
-	w := &wrapper{front: front, logf: logf, filter: msgredact.New(opts.Redactor)}
+	w := &wrapper{front: front, logf: logf, filter: msgredact.New(opts.Redactor), preloaded: preloaded}
 	relayDone := make(chan struct{})
 	go func() {
 		defer close(relayDone)
@@ -172,6 +172,7 @@ func Run(ctx context.Context, opts Options) (int, error) {
 
 	<-k.exited
 	w.drain()
+	stopBridge() // also ends a preload still running
 	closeInner()
 	<-relayDone
 	// The PUB socket sends from a queue of its own: give it a moment to
@@ -184,36 +185,51 @@ func Run(ctx context.Context, opts Options) (int, error) {
 }
 
 // startBridge serves opts.Bridge on loopback (token registered first,
-// secrets preloaded, refreshed in the background) and returns the inner
-// kernel's environment and a function that stops the bridge.
-func startBridge(ctx context.Context, opts Options, logf func(string, ...any)) ([]string, func(), error) {
+// refreshed in the background) and returns the inner kernel's environment,
+// a channel closed once every readable secret is registered (preloading
+// runs while the kernel boots; the relay waits for it before the first
+// kernel message goes out), and a function that stops the bridge.
+func startBridge(ctx context.Context, opts Options, logf func(string, ...any)) ([]string, <-chan struct{}, func(), error) {
 	base := withoutVar(opts.Env, "HUSH_BRIDGE_FILE")
+	preloaded := make(chan struct{})
 	if opts.Bridge == nil {
-		return runner.ChildEnv(base, "", ""), func() {}, nil
+		close(preloaded)
+		return runner.ChildEnv(base, "", ""), preloaded, func() {}, nil
 	}
 	if err := opts.Redactor.Add([]byte(opts.Bridge.Token())); err != nil {
-		return nil, nil, fmt.Errorf("register the bridge token: %w", err)
+		return nil, nil, nil, fmt.Errorf("register the bridge token: %w", err)
 	}
 	srv, err := opts.Bridge.Listen("127.0.0.1:0")
 	if err != nil {
-		return nil, nil, fmt.Errorf("start the secrets bridge: %w", err)
+		return nil, nil, nil, fmt.Errorf("start the secrets bridge: %w", err)
 	}
-	if opts.Preload {
-		if st, err := opts.Bridge.LoadAll(ctx); err != nil {
+	rctx, stopRefresh := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer close(preloaded)
+		if !opts.Preload {
+			return
+		}
+		if st, err := opts.Bridge.LoadAll(rctx); err != nil {
 			logf("hush kernel: warning: preloading secrets from %s failed (values fetched with dbutils are still redacted): %v", opts.Bridge.Upstream(), err)
 		} else {
 			logf("hush kernel: %d secrets of %d scopes registered (%d not readable)", st.Secrets, st.Scopes, st.Denied)
 		}
-	}
-	rctx, stopRefresh := context.WithCancel(context.WithoutCancel(ctx))
-	go opts.Bridge.RunRefresh(rctx, opts.Refresh)
+	}()
+	go func() {
+		<-preloaded
+		opts.Bridge.RunRefresh(rctx, opts.Refresh)
+	}()
+	var once sync.Once
 	stop := func() {
-		stopRefresh()
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = srv.Close(cctx)
+		once.Do(func() {
+			stopRefresh()
+			<-preloaded
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_ = srv.Close(cctx)
+		})
 	}
-	return runner.ChildEnv(base, srv.URL, opts.Bridge.Token()), stop, nil
+	return runner.ChildEnv(base, srv.URL, opts.Bridge.Token()), preloaded, stop, nil
 }
 
 // withoutVar returns env without the variable name.
@@ -235,6 +251,9 @@ type wrapper struct {
 	// lastInner is when the last message from the inner kernel arrived
 	// (UnixNano), so the drain after its exit knows when it is quiet.
 	lastInner atomic.Int64
+	// preloaded is closed once the bridge's secrets are registered; no
+	// kernel message is redacted and sent before.
+	preloaded <-chan struct{}
 	// frontLoops counts the goroutines reading frontend sockets (requests,
 	// heartbeat); they end when the frontend sockets close.
 	frontLoops sync.WaitGroup
@@ -250,8 +269,13 @@ type socketPair struct {
 // sends what the filter still holds and returns. Requests and heartbeats
 // from the frontend are read until frontCtx is done (see wait).
 func (w *wrapper) run(innerCtx, frontCtx context.Context, innerCI ConnectionInfo, innerSigner *jupyter.Signer) {
-	w.frontLoops.Add(1)
-	go func() { defer w.frontLoops.Done(); echoHeartbeat(frontCtx, w.front.hb, w.logf) }()
+	var beat innerBeat
+	w.frontLoops.Add(2)
+	go func() { defer w.frontLoops.Done(); echoHeartbeat(frontCtx, w.front.hb, &beat, w.logf) }()
+	go func() {
+		defer w.frontLoops.Done()
+		pingInner(innerCtx, innerCI.endpoint(innerCI.HBPort), &beat, w.logf)
+	}()
 
 	var id [8]byte
 	_, _ = rand.Read(id[:])
@@ -287,7 +311,11 @@ func (w *wrapper) run(innerCtx, frontCtx context.Context, innerCI ConnectionInfo
 		}
 	}
 	redacted := make(chan struct{})
-	go func() { defer close(redacted); r.redactLoop(in) }()
+	go func() {
+		defer close(redacted)
+		<-w.preloaded
+		r.redactLoop(in)
+	}()
 	<-innerCtx.Done()
 	inner.close()
 	readers.Wait()

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zeromq/zmq4"
+
 	"github.com/hush-secrets/hush/kernel/jupyter"
 	"github.com/hush-secrets/hush/redact"
 )
@@ -239,5 +241,97 @@ func TestRoutes(t *testing.T) {
 	}
 	if len(rs.byID) != 0 || len(rs.byParent) != 0 {
 		t.Fatalf("routes left behind: %d, %d", len(rs.byID), len(rs.byParent))
+	}
+}
+
+// TestHeartbeatFollowsTheInnerKernel: pings reach a REP heartbeat (the
+// IRkernel kind) and its answers are recorded; the frontend's pings are
+// answered while the kernel starts and while it beats, not after it fell
+// silent for hbTolerance.
+func TestHeartbeatFollowsTheInnerKernel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := ConnectionInfo{Transport: "tcp", IP: "127.0.0.1"}.endpoint(ports[0])
+	rep := zmq4.NewRep(ctx)
+	defer rep.Close()
+	if err := rep.Listen(ep); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			m, err := rep.Recv()
+			if err != nil {
+				return
+			}
+			if rep.Send(m) != nil {
+				return
+			}
+		}
+	}()
+	var beat innerBeat
+	now := time.Now()
+	if !beat.alive(now) {
+		t.Fatal("a starting kernel must look alive")
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); pingInner(ctx, ep, &beat, t.Logf) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for beat.last.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no answer from the REP heartbeat")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	last := time.Unix(0, beat.last.Load())
+	if !beat.alive(last.Add(hbTolerance/2)) || beat.alive(last.Add(hbTolerance)) {
+		t.Fatal("alive does not follow the inner heartbeat")
+	}
+	cancel()
+	<-done
+}
+
+// TestRunContextDoneTerminatesThenKills: when ctx is done the kernel's
+// process group gets SIGTERM, and SIGKILL after TermGrace when it ignores
+// that; the wrapper returns the kernel's status.
+func TestRunContextDoneTerminatesThenKills(t *testing.T) {
+	ready := filepath.Join(t.TempDir(), "ready")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		code, err := Run(ctx, Options{
+			ConnectionFile: frontendFile(t),
+			Argv:           []string{"sh", "-c", `trap '' TERM; touch "$1"; while :; do sleep 0.05; done`, "sh", ready},
+			Env:            []string{"PATH=" + os.Getenv("PATH")},
+			Redactor:       newRedactor(t),
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- code
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the kernel did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 128+int(syscall.SIGKILL) || time.Since(start) < TermGrace {
+			t.Fatalf("code %d after %s, want SIGKILL's after %s", code, time.Since(start), TermGrace)
+		}
+	case <-time.After(TermGrace + 20*time.Second):
+		t.Fatal("the wrapper did not end the kernel")
 	}
 }

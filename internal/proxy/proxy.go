@@ -8,6 +8,10 @@
 //     kernel→client message through msgredact (decode with the negotiated
 //     wire format, redact every string and buffer, re-encode). A frame that
 //     cannot be handled is replaced by a visible notice, never forwarded raw.
+//     Messages of a cell may wait behind the held start of a possible
+//     secret; one timer per connection, set to msgredact's deadline,
+//     releases them at most 250 ms after they came (the held start then
+//     as [REDACTED]) even when the kernel sends nothing more.
 //   - The terminal websocket (/terminals/websocket/<n>) is redacted as a
 //     byte stream, with one streaming writer per connection.
 //   - Any other websocket has every server→client message redacted whole.

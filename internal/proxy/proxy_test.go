@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/hush-secrets/hush/redact"
+	"github.com/hush-secrets/hush/redact/redacttest"
 )
 
 const secret = "hello-secret-4f8a2c"
@@ -181,20 +182,15 @@ func (fx *fixture) get(t *testing.T, path string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-func noSecret(t *testing.T, what, s string) {
-	t.Helper()
-	if strings.Contains(s, secret) || strings.Contains(s, base64.StdEncoding.EncodeToString([]byte(secret))[:20]) {
-		t.Fatalf("%s leaks the secret: %s", what, s)
-	}
-}
-
 func TestNotebookModelIsRedactedStringByString(t *testing.T) {
 	fx := newFixture(t, Options{})
 	resp, body := fx.get(t, "/api/contents/nb.ipynb")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "" {
 		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 	}
-	noSecret(t, "notebook model", body)
+	if !redacttest.AssertNoSecret(t, []byte(body), []byte(secret)) {
+		t.FailNow() // the notebook model is printed below
+	}
 	var doc map[string]any
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.UseNumber()
@@ -238,6 +234,9 @@ func TestBase64FileModelStaysValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("content is no longer base64: %v", err)
 	}
+	if !redacttest.AssertNoSecret(t, raw, []byte(secret)) {
+		t.FailNow() // the content is printed below
+	}
 	if string(raw) != "\x00\x01 [REDACTED] \xff" {
 		t.Fatalf("decoded content %q", raw)
 	}
@@ -249,17 +248,20 @@ func TestUnparsableModelFailsClosed(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	noSecret(t, "error answer", body)
+	if !redacttest.AssertNoSecret(t, []byte(body), []byte(secret)) {
+		t.FailNow() // the error answer is printed below
+	}
 }
 
 func TestStreamedBodiesAreRedacted(t *testing.T) {
 	fx := newFixture(t, Options{})
 	resp, body := fx.get(t, "/files/x.txt")
-	if body != "start [REDACTED] end" {
-		t.Fatalf("body %q", body)
+	if !redacttest.AssertNoSecret(t, []byte(body), []byte(secret)) || body != "start [REDACTED] end" {
+		t.Fatalf("body %d bytes, want %q", len(body), "start [REDACTED] end")
 	}
-	if resp, body = fx.get(t, "/nbconvert/html/nb.ipynb"); body != "<pre>[REDACTED]</pre>" {
-		t.Fatalf("nbconvert %q", body)
+	resp, body = fx.get(t, "/nbconvert/html/nb.ipynb")
+	if !redacttest.AssertNoSecret(t, []byte(body), []byte(secret)) || body != "<pre>[REDACTED]</pre>" {
+		t.Fatalf("nbconvert %d bytes, want %q", len(body), "<pre>[REDACTED]</pre>")
 	}
 	// The upstream's Content-Length (of the unredacted body) must not survive.
 	if resp.ContentLength != -1 && resp.ContentLength != int64(len(body)) {
@@ -313,6 +315,9 @@ func TestTerminalIsRedactedAsAStream(t *testing.T) {
 		if m[0] == "disconnect" {
 			break
 		}
+	}
+	if !redacttest.AssertNoSecret(t, []byte(stdout.String()), []byte(secret)) {
+		t.FailNow() // the output is printed below
 	}
 	if stdout.String() != "$ echo x\r\n[REDACTED]\r\n$ " {
 		t.Fatalf("terminal output %q", stdout.String())
@@ -458,7 +463,9 @@ func TestRefusedHandshakeIsRelayedRedacted(t *testing.T) {
 		t.Fatalf("err %v resp %v", err, resp)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	noSecret(t, "refusal", string(body))
+	if !redacttest.AssertNoSecret(t, body, []byte(secret)) {
+		t.FailNow() // the refusal is printed below
+	}
 	if !strings.Contains(string(body), "Forbidden [REDACTED]") {
 		t.Fatalf("body %q", body)
 	}

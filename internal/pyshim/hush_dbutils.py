@@ -3,8 +3,9 @@
 Standard library only. It speaks the Databricks Secrets API 2.0 to the
 host in DATABRICKS_HOST with the bearer token in DATABRICKS_TOKEN -- in a
 hush kernel or under `hush run` that is a loopback bridge which registers
-every value with the output redactor before returning it, so anything
-printed shows [REDACTED].
+every value with the output redactor before returning it, in each form this
+module hands it out in (the bytes of getBytes, the str of get, the repr of
+those bytes), so anything printed shows [REDACTED].
 
 When HUSH_BRIDGE_FILE names a JSON file {"host": ..., "token": ...} (written
 by `hush proxy`), the host and token are read from it on every call and
@@ -168,6 +169,10 @@ class SecretsUtil(object):
 
     def get(self, scope, key):
         """Gets the string representation of a secret value with scope and key."""
+        # Bytes that are not valid UTF-8 become U+FFFD. The bridge registers
+        # the UTF-8 of exactly this decoding with the redactor (Go:
+        # internal/handout.PythonStr), so printing the str shows [REDACTED];
+        # change the two together.
         return self.getBytes(scope, key).decode("utf-8", errors="replace")
 
     def list(self, scope):

@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/hush-secrets/hush/internal/atomicfile"
 )
 
 //go:embed hush_dbutils.py
@@ -143,10 +145,10 @@ func Install(kernelsDir string, spec Spec) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create kernelspec directory: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, ModuleName+".py"), shimSource, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ModuleName+".py"), shimSource, 0o644); err != nil {
 		return "", err
 	}
-	if err := writeAtomic(filepath.Join(dir, "kernel.json"), append(doc, '\n'), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "kernel.json"), append(doc, '\n'), 0o644); err != nil {
 		return "", err
 	}
 	return dir, nil
@@ -217,35 +219,5 @@ func WriteBridgeFile(path string, info BridgeInfo) error {
 	if err != nil {
 		return fmt.Errorf("encode bridge file: %w", err)
 	}
-	return writeAtomic(path, doc, 0o600)
-}
-
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
-	return nil
+	return atomicfile.Write(path, doc, 0o600)
 }

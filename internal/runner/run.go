@@ -9,6 +9,12 @@
 // holds back only a live partial match, released by the next write or at
 // exit. The child's exit status passes through (128+N when it was killed by
 // signal N) and the signals given to Run are forwarded to it.
+//
+// When hush runs at a terminal (Options.PTY), the child runs on a
+// pseudo-terminal hush owns instead (see streams): it sees a TTY, and
+// what it writes there, its controlling terminal /dev/tty included, is
+// read from the pty master and redacted as one stream. When stdout and
+// stderr are the same file (2>&1) they share one pipe and one redactor.
 package runner
 
 import (
@@ -57,6 +63,16 @@ type Options struct {
 	Preload bool
 	// Signals are forwarded to the child while it runs.
 	Signals <-chan os.Signal
+	// PTY runs the child on a pseudo-terminal owned by hush when Stdin or
+	// Stdout is a terminal (an *os.File), so the child sees a TTY (colours,
+	// isatty, window size, job control) while everything it writes there,
+	// /dev/tty included, still goes through the redactor. Stdin's terminal
+	// is put in raw mode for the child's lifetime and restored after.
+	// Without a terminal, or when false, the child gets pipes.
+	PTY bool
+	// Resize, with PTY, carries SIGWINCH: on each signal the pty gets the
+	// user's terminal size again, and the kernel tells the child.
+	Resize <-chan os.Signal
 }
 
 // Run runs the command and returns its exit code. An error means the
@@ -73,99 +89,35 @@ func Run(ctx context.Context, opts Options) (int, error) {
 	stdout := SyncWriter(opts.Stdout)
 	stderr := SyncWriter(opts.Stderr)
 
-	env := ChildEnv(opts.Env, "", "")
-	if opts.Bridge != nil {
-		srv, err := opts.Bridge.Listen("127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("run: start secrets bridge: %w", err)
-		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			_ = srv.Close(cctx)
-		}()
-		if opts.Preload {
-			if _, err := opts.Bridge.LoadAll(ctx); err != nil {
-				return 0, fmt.Errorf("run: pre-load secrets: %w", err)
-			}
-		}
-		env = ChildEnv(opts.Env, srv.URL, opts.Bridge.Token())
-		shimDir, err := writeShim()
-		if err != nil {
-			return 0, err
-		}
-		defer os.RemoveAll(shimDir)
-		env = withPythonPath(env, shimDir)
-	}
-
-	path, err := exec.LookPath(opts.Args[0])
+	env, cleanup, err := bridgeEnv(ctx, opts)
 	if err != nil {
-		return 0, fmt.Errorf("run: %w", err)
+		return 0, err
 	}
-	outR, outW, err := os.Pipe()
+	defer cleanup()
+
+	s, err := wireStreams(opts, stdout, stderr)
+	if err != nil && opts.PTY {
+		// No pty to be had (no /dev/ptmx in a container, say): the child
+		// still runs, on pipes, and the user is told why.
+		fmt.Fprintf(stderr, "hush run: %v; running %s on pipes\n", err, opts.Args[0])
+		opts.PTY = false
+		s, err = wireStreams(opts, stdout, stderr)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("run: stdout pipe: %w", err)
+		return 0, err
 	}
-	errR, errW, err := os.Pipe()
+	defer s.finish() // restores the terminal on every way out
+	c, err := startChild(opts, env, s)
 	if err != nil {
-		outR.Close()
-		outW.Close()
-		return 0, fmt.Errorf("run: stderr pipe: %w", err)
+		return 0, err
 	}
-	cmd := &exec.Cmd{
-		Path:   path,
-		Args:   opts.Args,
-		Env:    env,
-		Dir:    opts.Dir,
-		Stdin:  opts.Stdin,
-		Stdout: outW,
-		Stderr: errW,
-	}
-	if err := cmd.Start(); err != nil {
-		outR.Close()
-		outW.Close()
-		errR.Close()
-		errW.Close()
-		return 0, fmt.Errorf("run: start %s: %w", opts.Args[0], err)
-	}
-	// The child holds its own copies; ours must go so EOF arrives at its exit.
-	outW.Close()
-	errW.Close()
+	s.started(opts.Resize)
+	copyErrs, copied := copyOutputs(s.outs, opts.Redactor)
+	waitErr := c.wait(ctx, opts.Signals)
+	drain(s.outs, copied)
 
-	var wg sync.WaitGroup
-	copyErrs := make([]error, 2)
-	for i, p := range []struct {
-		r *os.File
-		w io.Writer
-	}{{outR, stdout}, {errR, stderr}} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			copyErrs[i] = copyRedacted(p.w, p.r, opts.Redactor)
-		}()
-	}
-
-	exited := make(chan struct{})
-	go forward(cmd.Process, opts.Signals, ctx, exited)
-	waitErr := cmd.Wait()
-	close(exited)
-
-	copied := make(chan struct{})
-	go func() { wg.Wait(); close(copied) }()
-	select {
-	case <-copied:
-	case <-time.After(drainGrace):
-		// A background process the child left behind still holds the pipes.
-		now := time.Now()
-		_ = outR.SetReadDeadline(now)
-		_ = errR.SetReadDeadline(now)
-		<-copied
-	}
-	outR.Close()
-	errR.Close()
-
-	code := exitCode(cmd.ProcessState)
-	if waitErr != nil && cmd.ProcessState == nil {
+	code := exitCode(c.cmd.ProcessState)
+	if waitErr != nil && c.cmd.ProcessState == nil {
 		return 0, fmt.Errorf("run: wait for %s: %w", opts.Args[0], waitErr)
 	}
 	for _, err := range copyErrs {
@@ -174,6 +126,120 @@ func Run(ctx context.Context, opts Options) (int, error) {
 		}
 	}
 	return code, nil
+}
+
+// bridgeEnv returns the child's environment and a cleanup to call once the
+// child is done. Without a bridge that is opts.Env without DATABRICKS_*
+// variables. With one, it serves the bridge on a loopback port, pre-loads
+// its secrets when asked, writes the dbutils shim, and points the child at
+// both; cleanup removes the shim and stops the bridge.
+func bridgeEnv(ctx context.Context, opts Options) (env []string, cleanup func(), err error) {
+	if opts.Bridge == nil {
+		return ChildEnv(opts.Env, "", ""), func() {}, nil
+	}
+	srv, err := opts.Bridge.Listen("127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("run: start secrets bridge: %w", err)
+	}
+	closeSrv := func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(cctx)
+	}
+	if opts.Preload {
+		if _, err := opts.Bridge.LoadAll(ctx); err != nil {
+			closeSrv()
+			return nil, nil, fmt.Errorf("run: pre-load secrets: %w", err)
+		}
+	}
+	shimDir, err := writeShim()
+	if err != nil {
+		closeSrv()
+		return nil, nil, err
+	}
+	env = withPythonPath(ChildEnv(opts.Env, srv.URL, opts.Bridge.Token()), shimDir)
+	return env, func() {
+		os.RemoveAll(shimDir)
+		closeSrv()
+	}, nil
+}
+
+// child is a started command.
+type child struct {
+	cmd *exec.Cmd
+}
+
+// startChild starts opts.Args with env on the files s wired. With a pty
+// the child leads a new session whose controlling terminal is the pty
+// slave, so /dev/tty, job control and SIGWINCH all go through hush's pty.
+func startChild(opts Options, env []string, s *streams) (*child, error) {
+	path, err := exec.LookPath(opts.Args[0])
+	if err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	cmd := &exec.Cmd{
+		Path:   path,
+		Args:   opts.Args,
+		Env:    env,
+		Dir:    opts.Dir,
+		Stdin:  s.stdin,
+		Stdout: s.stdout,
+		Stderr: s.stderr,
+	}
+	if s.ctty >= 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: s.ctty}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("run: start %s: %w", opts.Args[0], err)
+	}
+	return &child{cmd: cmd}, nil
+}
+
+// copyOutputs copies each read end through red to its destination, one
+// goroutine each. copied is closed when all copies are done; errs (in the
+// order of outs) may be read after that.
+func copyOutputs(outs []output, red *redact.Redactor) (errs []error, copied <-chan struct{}) {
+	var wg sync.WaitGroup
+	errs = make([]error, len(outs))
+	for i, o := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = copyRedacted(o.w, o.r, red)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return errs, done
+}
+
+// wait waits for the child to exit, forwarding sigs (and ctx being done)
+// to it meanwhile.
+func (c *child) wait(ctx context.Context, sigs <-chan os.Signal) error {
+	exited := make(chan struct{})
+	go forward(c.cmd.Process, sigs, ctx, exited)
+	err := c.cmd.Wait()
+	close(exited)
+	return err
+}
+
+// drain waits for the output copies to end after the child's exit, at most
+// drainGrace when a process the child left behind still holds the pipes
+// or the pty, then closes the read ends.
+func drain(outs []output, copied <-chan struct{}) {
+	select {
+	case <-copied:
+	case <-time.After(drainGrace):
+		// A background process the child left behind still holds them.
+		now := time.Now()
+		for _, o := range outs {
+			_ = o.r.SetReadDeadline(now)
+		}
+		<-copied
+	}
+	for _, o := range outs {
+		o.r.Close()
+	}
 }
 
 // forward relays signals to the child until it exits; when ctx is done it
@@ -217,7 +283,8 @@ func copyRedacted(w io.Writer, r *os.File, red *redact.Redactor) error {
 		}
 		if err != nil {
 			ferr := rw.Close()
-			if err == io.EOF || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+			// EIO is how a pty master says every slave is closed.
+			if err == io.EOF || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
 				return ferr
 			}
 			return errors.Join(err, ferr)

@@ -33,8 +33,8 @@ type BootstrapResult struct {
 
 // Bootstrap prepares an empty store: the "admins" group, the user "admin"
 // in it, and a token for that user that never expires. token is the value
-// to use (HUSH_BOOTSTRAP_TOKEN; it must pass auth.ValidateTokenFormat), or
-// "" to generate one. A store whose bootstrap completed, or that has users
+// to use, given by the caller (hush serve passes HUSH_BOOTSTRAP_TOKEN; it
+// must pass auth.ValidateTokenFormat), or "" to generate one. A store whose bootstrap completed, or that has users
 // but no "admin", is left alone.
 //
 // Replicas starting at once on a shared store create at most one admin and
@@ -93,8 +93,9 @@ func Bootstrap(ctx context.Context, st store.Store, token string, now time.Time)
 		}
 	}
 	if !slices.Contains(admins.Members, u.ID) {
-		admins.Members = append(admins.Members, u.ID)
-		if err := st.UpdateGroup(ctx, admins); err != nil {
+		// Atomically: another replica may be changing the group too.
+		_, err := st.EditGroup(ctx, admins.ID, func(g *store.Group) error { g.AddMembers(u.ID); return nil })
+		if err != nil {
 			return BootstrapResult{}, fmt.Errorf("bootstrap: add %s to %s: %w", BootstrapUserName, auth.GroupAdmins, err)
 		}
 	}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -54,6 +53,9 @@ func (s *Server) groupJSON(r *request, g store.Group) dbapi.SCIMGroup {
 		v := dbapi.SCIMValue{Value: m, Ref: "Users/" + m}
 		if u, err := s.st.GetUser(r.Context(), m); err == nil {
 			v.Display = u.UserName
+			if u.ServicePrincipal {
+				v.Display, v.Ref = u.DisplayName, "ServicePrincipals/"+m
+			}
 		}
 		out.Members = append(out.Members, v)
 	}
@@ -114,6 +116,7 @@ func (s *Server) listUsers(r *request) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
+	users = slices.DeleteFunc(users, func(u store.User) bool { return u.ServicePrincipal })
 	if f != nil {
 		users = slices.DeleteFunc(users, func(u store.User) bool {
 			switch f.attr {
@@ -145,8 +148,8 @@ func (s *Server) me(r *request) (any, error) {
 func (s *Server) loadUser(r *request) (store.User, error) {
 	id := r.PathValue("id")
 	u, err := s.st.GetUser(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return u, notFound("User %s not found.", id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.ServicePrincipal) {
+		return store.User{}, notFound("User %s not found.", id)
 	}
 	if err != nil {
 		return u, fmt.Errorf("get user: %w", err)
@@ -192,7 +195,7 @@ func (s *Server) createUser(r *request) (any, error) {
 	}
 	u := store.User{ID: id, UserName: req.UserName, DisplayName: displayName(req), Active: req.Active == nil || *req.Active, CreatedAt: s.now()}
 	if err := s.st.CreateUser(r.Context(), u); errors.Is(err, store.ErrExists) {
-		return nil, conflict("User with username %s already exists.", req.UserName)
+		return nil, s.nameTaken(r, "user", req.UserName)
 	} else if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
@@ -222,13 +225,8 @@ func (s *Server) deleteUser(r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.ID == r.id.User.ID {
-		return nil, invalidParam("You cannot delete yourself.")
-	}
-	if err := s.st.DeleteUser(r.Context(), u.ID); errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("User %s not found.", u.ID)
-	} else if err != nil {
-		return nil, fmt.Errorf("delete user: %w", err)
+	if err := s.removeUser(r, u, "User"); err != nil {
+		return nil, err
 	}
 	return dbapi.Empty{}, nil
 }
@@ -249,24 +247,28 @@ func (s *Server) putUser(r *request) (any, error) {
 		if err := validUserName(req.UserName); err != nil {
 			return nil, err
 		}
-		u.UserName = req.UserName
 	}
-	u.DisplayName = displayName(req)
-	u.Active = req.Active == nil || *req.Active
-	return s.saveUser(r, u)
-}
-
-func (s *Server) saveUser(r *request, u store.User) (any, error) {
-	if err := s.st.UpdateUser(r.Context(), u); errors.Is(err, store.ErrExists) {
-		return nil, conflict("User with username %s already exists.", u.UserName)
-	} else if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("User %s not found.", u.ID)
-	} else if err != nil {
-		return nil, fmt.Errorf("update user: %w", err)
+	u, err = s.editUser(r, u.ID, func(u *store.User) error {
+		if req.UserName != "" {
+			u.UserName = req.UserName
+		}
+		u.DisplayName = displayName(req)
+		u.Active = req.Active == nil || *req.Active
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return s.userJSON(r, u)
 }
 
+// userEdit is one validated change to a user, applied to the user as
+// stored inside the store's transaction.
+type userEdit func(u *store.User)
+
+// patchUser applies SCIM PATCH operations (replace or add of active,
+// displayName, userName): all are validated, then applied in one store
+// transaction, so concurrent PATCHes of one user never undo each other.
 func (s *Server) patchUser(r *request) (any, error) {
 	if err := requireIdentityAdmin(r); err != nil {
 		return nil, err
@@ -279,339 +281,71 @@ func (s *Server) patchUser(r *request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	var edits []userEdit
 	for _, op := range req.Operations {
-		if !strings.EqualFold(op.Op, "replace") && !strings.EqualFold(op.Op, "add") {
-			return nil, invalidParam("Unsupported PATCH op %q on a user: use replace", op.Op)
-		}
-		fields := map[string]any{}
-		if op.Path != "" {
-			fields[op.Path] = op.Value
-		} else if m, ok := op.Value.(map[string]any); ok {
-			fields = m
-		}
-		for k, v := range fields {
-			switch strings.ToLower(k) {
-			case "active":
-				b, ok := v.(bool)
-				if !ok {
-					return nil, invalidParam("active must be a boolean")
-				}
-				u.Active = b
-			case "displayname":
-				str, ok := v.(string)
-				if !ok {
-					return nil, invalidParam("displayName must be a string")
-				}
-				u.DisplayName = str
-			case "username":
-				str, ok := v.(string)
-				if !ok {
-					return nil, invalidParam("userName must be a string")
-				}
-				if err := validUserName(str); err != nil {
-					return nil, err
-				}
-				u.UserName = str
-			default:
-				return nil, invalidParam("Unsupported PATCH path %q on a user: use active, displayName or userName", k)
-			}
-		}
-	}
-	return s.saveUser(r, u)
-}
-
-func (s *Server) listGroups(r *request) (any, error) {
-	f, err := parseFilter(r.URL.Query().Get("filter"), "displayName", "id")
-	if err != nil {
-		return nil, err
-	}
-	groups, err := s.st.ListGroups(r.Context())
-	if err != nil {
-		return nil, fmt.Errorf("list groups: %w", err)
-	}
-	if f != nil {
-		groups = slices.DeleteFunc(groups, func(g store.Group) bool {
-			if f.attr == "id" {
-				return g.ID != f.value
-			}
-			return g.DisplayName != f.value
-		})
-	}
-	start, end, startIndex, _ := page(r, len(groups))
-	resp := dbapi.SCIMListGroups{Schemas: []string{dbapi.SchemaListResponse}, TotalResults: int64(len(groups)), StartIndex: startIndex, ItemsPerPage: int64(end - start)}
-	for _, g := range groups[start:end] {
-		resp.Resources = append(resp.Resources, s.groupJSON(r, g))
-	}
-	return resp, nil
-}
-
-func (s *Server) loadGroup(r *request, id string) (store.Group, error) {
-	g, err := s.st.GetGroup(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return g, notFound("Group %s not found.", id)
-	}
-	if err != nil {
-		return g, fmt.Errorf("get group: %w", err)
-	}
-	return g, nil
-}
-
-func (s *Server) getGroup(r *request) (any, error) {
-	g, err := s.loadGroup(r, r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	return s.groupJSON(r, g), nil
-}
-
-func validGroupName(name string) error {
-	if name == "" {
-		return invalidParam("Missing required field: displayName")
-	}
-	if err := secrets.ValidateName("group", name); err != nil {
-		return invalidParam("%s", capitalize(err.Error()))
-	}
-	if name == auth.GroupUsers {
-		return conflict("Group with name %s already exists.", name)
-	}
-	return nil
-}
-
-// memberIDs checks that every member names an existing user.
-func (s *Server) memberIDs(r *request, vals []dbapi.SCIMValue) ([]string, error) {
-	ids := make([]string, 0, len(vals))
-	for _, v := range vals {
-		if _, err := s.st.GetUser(r.Context(), v.Value); errors.Is(err, store.ErrNotFound) {
-			return nil, invalidParam("Member %s is not a user.", v.Value)
-		} else if err != nil {
-			return nil, fmt.Errorf("get user: %w", err)
-		}
-		if !slices.Contains(ids, v.Value) {
-			ids = append(ids, v.Value)
-		}
-	}
-	return ids, nil
-}
-
-func (s *Server) createGroup(r *request) (any, error) {
-	if err := requireIdentityAdmin(r); err != nil {
-		return nil, err
-	}
-	var req dbapi.SCIMGroup
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	if err := validGroupName(req.DisplayName); err != nil {
-		return nil, err
-	}
-	members, err := s.memberIDs(r, req.Members)
-	if err != nil {
-		return nil, err
-	}
-	id, err := newNumericID()
-	if err != nil {
-		return nil, err
-	}
-	g := store.Group{ID: id, DisplayName: req.DisplayName, Members: members, CreatedAt: s.now()}
-	if err := s.st.CreateGroup(r.Context(), g); errors.Is(err, store.ErrExists) {
-		return nil, conflict("Group with name %s already exists.", req.DisplayName)
-	} else if err != nil {
-		return nil, fmt.Errorf("create group: %w", err)
-	}
-	return s.groupJSON(r, g), nil
-}
-
-func (s *Server) deleteGroup(r *request) (any, error) {
-	if err := requireIdentityAdmin(r); err != nil {
-		return nil, err
-	}
-	g, err := s.loadGroup(r, r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	if g.DisplayName == auth.GroupAdmins {
-		return nil, invalidParam("The built-in group admins cannot be deleted.")
-	}
-	if err := s.st.DeleteGroup(r.Context(), g.ID); errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("Group %s not found.", g.ID)
-	} else if err != nil {
-		return nil, fmt.Errorf("delete group: %w", err)
-	}
-	return dbapi.Empty{}, nil
-}
-
-func (s *Server) putGroup(r *request) (any, error) {
-	if err := requireIdentityAdmin(r); err != nil {
-		return nil, err
-	}
-	g, err := s.loadGroup(r, r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	var req dbapi.SCIMGroup
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	if req.DisplayName != "" && req.DisplayName != g.DisplayName {
-		if g.DisplayName == auth.GroupAdmins {
-			return nil, invalidParam("The built-in group admins cannot be renamed.")
-		}
-		if err := validGroupName(req.DisplayName); err != nil {
+		e, err := patchUserOp(op)
+		if err != nil {
 			return nil, err
 		}
-		g.DisplayName = req.DisplayName
+		edits = append(edits, e...)
 	}
-	members, err := s.memberIDs(r, req.Members)
+	u, err = s.editUser(r, u.ID, func(u *store.User) error {
+		for _, e := range edits {
+			e(u)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	g.Members = members
-	if err := s.saveGroup(r, g); err != nil {
-		return nil, err
-	}
-	return s.groupJSON(r, g), nil
+	return s.userJSON(r, u)
 }
 
-func (s *Server) saveGroup(r *request, g store.Group) error {
-	if g.DisplayName == auth.GroupAdmins && len(g.Members) == 0 {
-		return invalidParam("The admins group must keep at least one member.")
+// patchUserOp validates one PATCH operation on a user and returns its edits.
+func patchUserOp(op dbapi.SCIMPatchOp) ([]userEdit, error) {
+	if !strings.EqualFold(op.Op, "replace") && !strings.EqualFold(op.Op, "add") {
+		return nil, invalidParam("Unsupported PATCH op %q on a user: use replace", op.Op)
 	}
-	if err := s.st.UpdateGroup(r.Context(), g); errors.Is(err, store.ErrExists) {
-		return conflict("Group with name %s already exists.", g.DisplayName)
-	} else if errors.Is(err, store.ErrNotFound) {
-		return notFound("Group %s not found.", g.ID)
-	} else if err != nil {
-		return fmt.Errorf("update group: %w", err)
+	fields := map[string]any{}
+	if op.Path != "" {
+		fields[op.Path] = op.Value
+	} else if m, ok := op.Value.(map[string]any); ok {
+		fields = m
 	}
-	return nil
-}
-
-// addMembers adds users to a group (used by user creation with groups).
-func (s *Server) addMembers(r *request, groupID string, users []string) error {
-	g, err := s.loadGroup(r, groupID)
-	if err != nil {
-		return err
-	}
-	for _, u := range users {
-		if !slices.Contains(g.Members, u) {
-			g.Members = append(g.Members, u)
+	var edits []userEdit
+	for k, v := range fields {
+		e, err := patchUserField(k, v)
+		if err != nil {
+			return nil, err
 		}
+		edits = append(edits, e)
 	}
-	return s.saveGroup(r, g)
+	return edits, nil
 }
 
-// patchGroup applies SCIM PATCH operations: add members (path "members"
-// with a list of {value}, or no path with {"members": [...]}), remove
-// members (path `members[value eq "id"]`, or path "members" with a list),
-// replace displayName.
-func (s *Server) patchGroup(r *request) (any, error) {
-	if err := requireIdentityAdmin(r); err != nil {
-		return nil, err
-	}
-	g, err := s.loadGroup(r, r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	var req dbapi.SCIMPatchRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	for _, op := range req.Operations {
-		kind := strings.ToLower(op.Op)
-		path := op.Path
-		var vals []dbapi.SCIMValue
-		if f := memberFilter(path); f != "" {
-			path, vals = "members", []dbapi.SCIMValue{{Value: f}}
+func patchUserField(k string, v any) (userEdit, error) {
+	switch strings.ToLower(k) {
+	case "active":
+		b, ok := v.(bool)
+		if !ok {
+			return nil, invalidParam("active must be a boolean")
 		}
-		switch {
-		case path == "" && op.Value != nil:
-			var obj struct {
-				Members     []dbapi.SCIMValue `json:"members"`
-				DisplayName string            `json:"displayName"`
-			}
-			if err := remarshal(op.Value, &obj); err != nil {
-				return nil, err
-			}
-			vals = obj.Members
-			if obj.DisplayName != "" && kind == "replace" {
-				if err := validGroupName(obj.DisplayName); err != nil {
-					return nil, err
-				}
-				g.DisplayName = obj.DisplayName
-			}
-		case strings.EqualFold(path, "members"):
-			if vals == nil && op.Value != nil {
-				if err := remarshal(op.Value, &vals); err != nil {
-					return nil, err
-				}
-			}
-		case strings.EqualFold(path, "displayName") && kind == "replace":
-			name, _ := op.Value.(string)
-			if err := validGroupName(name); err != nil {
-				return nil, err
-			}
-			g.DisplayName = name
-			continue
-		default:
-			return nil, invalidParam("Unsupported PATCH path %q on a group: use members or displayName", op.Path)
+		return func(u *store.User) { u.Active = b }, nil
+	case "displayname":
+		str, ok := v.(string)
+		if !ok {
+			return nil, invalidParam("displayName must be a string")
 		}
-		switch kind {
-		case "add":
-			ids, err := s.memberIDs(r, vals)
-			if err != nil {
-				return nil, err
-			}
-			for _, id := range ids {
-				if !slices.Contains(g.Members, id) {
-					g.Members = append(g.Members, id)
-				}
-			}
-		case "remove":
-			for _, v := range vals {
-				g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return m == v.Value })
-			}
-		case "replace":
-			if vals != nil {
-				ids, err := s.memberIDs(r, vals)
-				if err != nil {
-					return nil, err
-				}
-				g.Members = ids
-			}
-		default:
-			return nil, invalidParam("Unsupported PATCH op %q: use add, remove or replace", op.Op)
+		return func(u *store.User) { u.DisplayName = str }, nil
+	case "username":
+		str, ok := v.(string)
+		if !ok {
+			return nil, invalidParam("userName must be a string")
 		}
+		if err := validUserName(str); err != nil {
+			return nil, err
+		}
+		return func(u *store.User) { u.UserName = str }, nil
 	}
-	if err := s.saveGroup(r, g); err != nil {
-		return nil, err
-	}
-	return s.groupJSON(r, g), nil
-}
-
-// memberFilter extracts ID from a path like `members[value eq "ID"]`.
-func memberFilter(path string) string {
-	rest, ok := strings.CutPrefix(path, "members[")
-	if !ok {
-		return ""
-	}
-	rest, ok = strings.CutSuffix(rest, "]")
-	if !ok {
-		return ""
-	}
-	f, err := parseFilter(rest, "value")
-	if err != nil || f == nil {
-		return ""
-	}
-	return f.value
-}
-
-func remarshal(in, out any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return invalidParam("Invalid PATCH value")
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return invalidParam("Invalid PATCH value: %s", jsonProblem(err))
-	}
-	return nil
+	return nil, invalidParam("Unsupported PATCH path %q on a user: use active, displayName or userName", k)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hush-secrets/hush/internal/secrets"
 	"github.com/hush-secrets/hush/internal/server/auth"
 	"github.com/hush-secrets/hush/internal/server/store"
+	"github.com/hush-secrets/hush/internal/server/store/files"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -40,6 +41,9 @@ func (s *Server) scopeAccess(r *request, name string, need secrets.Permission) (
 	if err := required("scope", name); err != nil {
 		return secrets.Scope{}, err
 	}
+	if err := checkLengths("scope", name); err != nil {
+		return secrets.Scope{}, err
+	}
 	sc, err := s.st.GetScope(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		return secrets.Scope{}, scopeNotFound(name)
@@ -63,8 +67,14 @@ func (s *Server) scopeAccess(r *request, name string, need secrets.Permission) (
 	return sc, nil
 }
 
-// audited records an audit event for the outcome of a handler.
+// audited records an audit event for the outcome of a handler, unless
+// auditAhead recorded it already and the change was applied. When the
+// event cannot be stored, the request is answered 503 with nothing of its
+// result (see serve).
 func (s *Server) audited(r *request, action, scope, key string, err error) {
+	if r.auditedAhead && err == nil {
+		return
+	}
 	code := ""
 	allowed := true
 	if err != nil {
@@ -76,15 +86,37 @@ func (s *Server) audited(r *request, action, scope, key string, err error) {
 			code = dbapi.CodeInternalError
 		}
 	}
-	s.audit.record(r.Context(), store.Event{
+	if rerr := s.audit.record(r.Context(), store.Event{
 		Time: s.now(), Actor: r.id.User.UserName, Action: action, Scope: scope, Key: key,
 		Remote: r.remote, Allowed: allowed, ErrorCode: code,
+	}); rerr != nil {
+		r.auditErr = rerr
+	}
+}
+
+// auditAhead stores the audit record of an allowed change before it is
+// applied, so that a change whose record cannot be stored is never
+// applied. If applying then fails, audited stores a second record with the
+// error code.
+func (s *Server) auditAhead(r *request, action, scope, key string) error {
+	err := s.audit.record(r.Context(), store.Event{
+		Time: s.now(), Actor: r.id.User.UserName, Action: action, Scope: scope, Key: key,
+		Remote: r.remote, Allowed: true,
 	})
+	if err != nil {
+		r.auditErr = err
+		return unavailable("The audit log cannot be written, so the request was not served; try again later.")
+	}
+	r.auditedAhead = true
+	return nil
 }
 
 func (s *Server) createScope(r *request) (out any, err error) {
 	var req dbapi.CreateScopeRequest
 	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if err := checkLengths("scope", req.Scope); err != nil {
 		return nil, err
 	}
 	defer func() { s.audited(r, actScopeCreate, req.Scope, "", err) }()
@@ -128,6 +160,9 @@ func (s *Server) createScope(r *request) (out any, err error) {
 	default:
 		return nil, invalidParam("initial_manage_principal must be \"users\" (or omitted to grant MANAGE to the creator), got %q", req.InitialManagePrincipal)
 	}
+	if err := s.auditAhead(r, actScopeCreate, req.Scope, ""); err != nil {
+		return nil, err
+	}
 	err = s.st.CreateScope(r.Context(), sc, []secrets.ACL{acl}, s.cfg.MaxScopes)
 	switch {
 	case errors.Is(err, store.ErrExists):
@@ -145,9 +180,15 @@ func (s *Server) deleteScope(r *request) (out any, err error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := checkLengths("scope", req.Scope); err != nil {
+		return nil, err
+	}
 	defer func() { s.audited(r, actScopeDelete, req.Scope, "", err) }()
 	sc, err := s.scopeAccess(r, req.Scope, secrets.Manage)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.auditAhead(r, actScopeDelete, req.Scope, ""); err != nil {
 		return nil, err
 	}
 	if err := s.st.DeleteScope(r.Context(), sc.Name); errors.Is(err, store.ErrNotFound) {
@@ -176,7 +217,11 @@ func (s *Server) listScopes(r *request) (any, error) {
 
 func (s *Server) putSecret(r *request) (out any, err error) {
 	var req dbapi.PutSecretRequest
-	if err := decode(r, &req); err != nil {
+	body, err := decodeBody(r, &req)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLengths("scope", req.Scope, "key", req.Key); err != nil {
 		return nil, err
 	}
 	defer func() { s.audited(r, actSecretPut, req.Scope, req.Key, err) }()
@@ -194,6 +239,9 @@ func (s *Server) putSecret(r *request) (out any, err error) {
 	case req.StringValue != nil && req.BytesValue != nil:
 		return nil, errf(http.StatusBadRequest, dbapi.CodeMalformedRequest, "Only one of string_value and bytes_value can be specified.")
 	case req.StringValue != nil:
+		if ae := checkStringValue(body); ae != nil {
+			return nil, ae
+		}
 		value = []byte(*req.StringValue)
 	case req.BytesValue != nil:
 		value, err = base64.StdEncoding.DecodeString(*req.BytesValue)
@@ -217,6 +265,9 @@ func (s *Server) putSecret(r *request) (out any, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal value: %w", err)
 	}
+	if err := s.auditAhead(r, actSecretPut, req.Scope, req.Key); err != nil {
+		return nil, err
+	}
 	err = s.st.PutSecret(r.Context(), store.Secret{Scope: secrets.ScopeKey(sc.Name), Key: req.Key, Sealed: sealed, UpdatedAt: s.now()}, s.cfg.MaxSecretsPerScope)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -238,6 +289,9 @@ func (s *Server) deleteSecret(r *request) (out any, err error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := checkLengths("scope", req.Scope, "key", req.Key); err != nil {
+		return nil, err
+	}
 	defer func() { s.audited(r, actSecretDelete, req.Scope, req.Key, err) }()
 	if err := required("key", req.Key); err != nil && req.Scope != "" {
 		return nil, err
@@ -248,6 +302,9 @@ func (s *Server) deleteSecret(r *request) (out any, err error) {
 	}
 	if sc.ReadOnly() {
 		return nil, errf(http.StatusBadRequest, dbapi.CodeBadRequest, "Cannot delete secrets from %s-backed scope %s: it is read-only.", sc.Backend, sc.Name)
+	}
+	if err := s.auditAhead(r, actSecretDelete, req.Scope, req.Key); err != nil {
+		return nil, err
 	}
 	if err := s.st.DeleteSecret(r.Context(), sc.Name, req.Key); errors.Is(err, store.ErrNotFound) {
 		return nil, secretNotFound(req.Scope, req.Key)
@@ -276,7 +333,7 @@ func (s *Server) listSecrets(r *request) (any, error) {
 		return nil, scopeNotFound(name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list secrets: %w", err)
+		return nil, filesError(sc, "", fmt.Errorf("list secrets: %w", err))
 	}
 	var resp dbapi.ListSecretsResponse
 	for _, m := range metas {
@@ -288,6 +345,9 @@ func (s *Server) listSecrets(r *request) (any, error) {
 func (s *Server) getSecret(r *request) (out any, err error) {
 	q := r.URL.Query()
 	name, key := q.Get("scope"), q.Get("key")
+	if err := checkLengths("scope", name, "key", key); err != nil {
+		return nil, err
+	}
 	defer func() { s.audited(r, actSecretGet, name, key, err) }()
 	if err := required("key", key); err != nil && name != "" {
 		return nil, err
@@ -309,7 +369,7 @@ func (s *Server) getSecret(r *request) (out any, err error) {
 			return nil, secretNotFound(name, key)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read secret file: %w", err)
+			return nil, filesError(sc, key, fmt.Errorf("read secret file: %w", err))
 		}
 	} else {
 		sec, err := s.st.GetSecret(r.Context(), sc.Name, key)
@@ -327,28 +387,12 @@ func (s *Server) getSecret(r *request) (out any, err error) {
 	return dbapi.GetSecretResponse{Key: key, Value: base64.StdEncoding.EncodeToString(value)}, nil
 }
 
-// principalExists reports whether an ACL may name p: a built-in group, a
-// user or a group.
-func (s *Server) principalExists(r *request, p string) (bool, error) {
-	if p == auth.GroupUsers || p == auth.GroupAdmins {
-		return true, nil
-	}
-	if _, err := s.st.GetUserByName(r.Context(), p); err == nil {
-		return true, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return false, fmt.Errorf("look up user: %w", err)
-	}
-	if _, err := s.st.GetGroupByName(r.Context(), p); err == nil {
-		return true, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return false, fmt.Errorf("look up group: %w", err)
-	}
-	return false, nil
-}
-
 func (s *Server) putACL(r *request) (out any, err error) {
 	var req dbapi.PutACLRequest
 	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if err := checkLengths("scope", req.Scope, "principal", req.Principal); err != nil {
 		return nil, err
 	}
 	defer func() { s.audited(r, actACLPut, req.Scope, req.Principal, err) }()
@@ -366,14 +410,15 @@ func (s *Server) putACL(r *request) (out any, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ok, err := s.principalExists(r, req.Principal)
-	if err != nil {
+	if err := s.auditAhead(r, actACLPut, req.Scope, req.Principal); err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, invalidParam("Principal %s does not exist: it must be a user name, a group name, or users.", req.Principal)
-	}
-	if err := s.st.PutACL(r.Context(), sc.Name, secrets.ACL{Principal: req.Principal, Permission: perm}); errors.Is(err, store.ErrNotFound) {
+	// The principal's existence is checked in the write's transaction, so a
+	// principal deleted at the same moment cannot keep (and pass on) an ACL.
+	err = s.st.GrantACL(r.Context(), sc.Name, secrets.ACL{Principal: req.Principal, Permission: perm})
+	if errors.Is(err, store.ErrNoPrincipal) {
+		return nil, invalidParam("Principal %s does not exist: it must be a user name, a service principal's application ID, a group name, or users.", req.Principal)
+	} else if errors.Is(err, store.ErrNotFound) {
 		return nil, scopeNotFound(req.Scope)
 	} else if err != nil {
 		return nil, fmt.Errorf("put acl: %w", err)
@@ -390,12 +435,18 @@ func (s *Server) deleteACL(r *request) (out any, err error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := checkLengths("scope", req.Scope, "principal", req.Principal); err != nil {
+		return nil, err
+	}
 	defer func() { s.audited(r, actACLDelete, req.Scope, req.Principal, err) }()
 	if err := required("principal", req.Principal); err != nil && req.Scope != "" {
 		return nil, err
 	}
 	sc, err := s.scopeAccess(r, req.Scope, secrets.Manage)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.auditAhead(r, actACLDelete, req.Scope, req.Principal); err != nil {
 		return nil, err
 	}
 	if err := s.st.DeleteACL(r.Context(), sc.Name, req.Principal); errors.Is(err, store.ErrNotFound) {
@@ -456,4 +507,18 @@ func capitalize(s string) string {
 		return string(r-'a'+'A') + s[n:]
 	}
 	return s
+}
+
+// filesError turns the errors of a FILES scope the operator can act on
+// into clear answers: a key file over the value limit, and a scope
+// directory (or key) that resolves outside the files root, which is never
+// read. Other errors are returned as they are (500).
+func filesError(sc secrets.Scope, key string, err error) error {
+	switch {
+	case errors.Is(err, files.ErrTooLarge):
+		return errf(http.StatusBadRequest, dbapi.CodeResourceLimitExceeded, "The file of key %s in FILES-backed scope %s is larger than the secret value limit of %d bytes (128 KiB); it was not read.", key, sc.Name, secrets.MaxValueBytes)
+	case errors.Is(err, files.ErrEscapesRoot):
+		return errf(http.StatusBadRequest, dbapi.CodeBadRequest, "The directory of FILES-backed scope %s (%s) now resolves outside the server's files root (a symbolic link?); nothing outside the files root is read. An admin must fix the directory or delete the scope.", sc.Name, sc.FilesPath)
+	}
+	return err
 }

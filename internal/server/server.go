@@ -4,7 +4,8 @@
 // hush's audit listing, /.well-known/databricks-config, /healthz and a
 // Prometheus /metrics.
 //
-// Every API request is authenticated by a bearer PAT (internal/server/auth), checked
+// Every API request is authenticated by a PAT (internal/server/auth: Bearer, or
+// HTTP Basic with the user name "token", as on Databricks), checked
 // against the scope's ACL, and served from a store.Store; values are sealed
 // by internal/server/seal before they reach the store. Logs, metrics and audit
 // records carry route patterns, user names, scope and key names, never a
@@ -26,14 +27,20 @@
 //	token/create|list|delete             any user, for their own tokens
 //	token-management/..., SCIM writes,
 //	hush/audit                           admins
-//	SCIM reads (Me, Users, Groups)       any user, as on Databricks
+//	SCIM reads (Me, Users, Groups,
+//	ServicePrincipals), Groups API 2.0
+//	reads (groups/list…)                 any user, as on Databricks
+//	Groups API 2.0 writes                admins
 //
 // A missing scope is RESOURCE_DOES_NOT_EXIST for every caller, before the
 // permission check, since scope names are readable by all.
 //
 // Every secret read, write and delete, every ACL change and every scope
 // creation and deletion, allowed or denied, is stored in the audit log
-// before the request is answered.
+// before the request is answered; a change's record is stored before the
+// change is applied. Audit fails closed: when a record cannot be stored,
+// the request is answered 503 TEMPORARILY_UNAVAILABLE, nothing is applied
+// or returned, and /healthz reports the audit sink as failing.
 package server
 
 import (
@@ -92,6 +99,9 @@ type Config struct {
 	// AuditQueue is the number of audit events buffered before requests
 	// wait for the audit writer (0: 4096).
 	AuditQueue int
+	// AuditRetention is how long audit records are kept before they are
+	// pruned (0: DefaultAuditRetention; negative: forever).
+	AuditRetention time.Duration
 }
 
 // Server serves the API. Create it with New, serve Handler, and Close it to
@@ -106,6 +116,9 @@ type Server struct {
 	metrics *metrics
 	audit   *auditWriter
 	handler http.Handler
+	// stopPrune ends the audit retention loop; pruned is closed when it has.
+	stopPrune context.CancelFunc
+	pruned    chan struct{}
 }
 
 // New validates cfg and returns a Server. The caller must Close it.
@@ -137,6 +150,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AuditQueue <= 0 {
 		cfg.AuditQueue = 4096
 	}
+	if cfg.AuditRetention == 0 {
+		cfg.AuditRetention = DefaultAuditRetention
+	}
 	s := &Server{
 		cfg:     cfg,
 		st:      cfg.Store,
@@ -148,15 +164,28 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.audit = newAuditWriter(cfg.Store, cfg.Logger, cfg.AuditQueue)
 	s.handler = s.routes()
+	var pctx context.Context
+	pctx, s.stopPrune = context.WithCancel(context.Background())
+	s.pruned = make(chan struct{})
+	go s.pruneLoop(pctx, s.pruned)
 	return s, nil
 }
 
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close flushes buffered audit events to the store and stops the audit
-// writer. It does not close the store. Requests served after Close are not audited.
-func (s *Server) Close(ctx context.Context) error { return s.audit.close(ctx) }
+// Close stops audit retention, flushes buffered audit events to the store
+// and stops the audit writer. It does not close the store. Requests served
+// after Close are refused (their audit records cannot be stored).
+func (s *Server) Close(ctx context.Context) error {
+	s.stopPrune()
+	select {
+	case <-s.pruned:
+	case <-ctx.Done():
+		return fmt.Errorf("stop audit retention: %w", ctx.Err())
+	}
+	return s.audit.close(ctx)
+}
 
 // FlushAudit waits until every audit event recorded so far is in the store.
 func (s *Server) FlushAudit(ctx context.Context) error { return s.audit.flush(ctx) }
@@ -196,6 +225,11 @@ type request struct {
 	*http.Request
 	id     auth.Identity
 	remote string
+	// auditedAhead: the handler stored the audit record of the change it
+	// is about to apply (auditAhead); auditErr: an audit record of this
+	// request could not be stored, so its result must not be answered.
+	auditedAhead bool
+	auditErr     error
 }
 
 // route is one path with its handlers by method.
@@ -246,6 +280,8 @@ func (s *Server) routes() http.Handler {
 	add(route{pattern: dbapi.PathSCIMGroups + "/{id}", methods: map[string]handlerFunc{
 		http.MethodGet: s.getGroup, http.MethodDelete: s.deleteGroup, http.MethodPatch: s.patchGroup, http.MethodPut: s.putGroup}})
 	get(dbapi.PathSCIMMe, s.me)
+	s.groups20Routes(post, get)
+	s.spRoutes(add)
 
 	get(dbapi.PathAudit, s.listAudit)
 
@@ -291,15 +327,16 @@ func (s *Server) finish(r *http.Request, pattern string, status int, user string
 	if status == 0 {
 		status = http.StatusOK
 	}
-	s.metrics.observe(pattern, r.Method, status, d)
+	method := methodLabel(r.Method)
+	s.metrics.observe(pattern, method, status, d)
 	// The raw URL is never logged: query strings may carry names only, but
 	// the route pattern is enough and keeps the log safe by construction.
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("method", r.Method),
+		slog.String("method", method),
 		slog.String("route", pattern),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		slog.String("user", user),
+		slog.String("user", clip(user)),
 		slog.String("remote", remoteAddr(r)),
 	)
 }
@@ -329,7 +366,7 @@ func (s *Server) wrap(rt route) http.Handler {
 
 func (s *Server) serve(w http.ResponseWriter, req *request, rt route) int {
 	if rt.methods == nil {
-		return writeError(w, errf(http.StatusNotFound, dbapi.CodeEndpointNotFound, "No API found for '%s %s'", req.Method, req.URL.Path))
+		return writeError(w, errf(http.StatusNotFound, dbapi.CodeEndpointNotFound, "No API found for '%s %s'", clip(req.Method), clip(req.URL.Path)))
 	}
 	h, ok := rt.methods[req.Method]
 	if !ok {
@@ -338,11 +375,14 @@ func (s *Server) serve(w http.ResponseWriter, req *request, rt route) int {
 			allowed = append(allowed, m)
 		}
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		return writeError(w, errf(http.StatusMethodNotAllowed, dbapi.CodeBadRequest, "Method %s is not allowed on %s", req.Method, rt.pattern))
+		return writeError(w, errf(http.StatusMethodNotAllowed, dbapi.CodeBadRequest, "Method %s is not allowed on %s", clip(req.Method), rt.pattern))
 	}
 	req.Body = http.MaxBytesReader(w, req.Body, s.cfg.MaxBodyBytes)
+	if ae := checkQuery(req.URL.RawQuery); ae != nil {
+		return writeError(w, ae)
+	}
 	if !rt.public {
-		id, err := s.authn.Authenticate(req.Context(), auth.BearerToken(req.Header.Get("Authorization")))
+		id, err := s.authn.Authenticate(req.Context(), auth.HeaderToken(req.Header.Get("Authorization")))
 		if errors.Is(err, auth.ErrUnauthenticated) {
 			return writeError(w, errf(http.StatusUnauthorized, dbapi.CodeUnauthenticated, "Invalid access token."))
 		}
@@ -352,6 +392,9 @@ func (s *Server) serve(w http.ResponseWriter, req *request, rt route) int {
 		req.id = id
 	}
 	out, err := h(req)
+	if req.auditErr != nil {
+		return s.writeAuditFailure(w, req)
+	}
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {
@@ -365,8 +408,18 @@ func (s *Server) serve(w http.ResponseWriter, req *request, rt route) int {
 func (s *Server) writeInternal(w http.ResponseWriter, req *request, err error) int {
 	// The error comes from the store or the sealer, which never put values
 	// or tokens into their errors; the client gets a generic message.
-	s.log.LogAttrs(req.Context(), slog.LevelError, "internal error", slog.String("error", err.Error()))
+	s.log.LogAttrs(req.Context(), slog.LevelError, "internal error", slog.String("error", clipTo(err.Error(), maxLoggedError)))
+	if storageFull(err) {
+		return writeError(w, unavailable("The server's storage is full; nothing was changed. Try again later."))
+	}
 	return writeError(w, errf(http.StatusInternalServerError, dbapi.CodeInternalError, "Internal error; see the server log."))
+}
+
+// writeAuditFailure answers a request whose audit record could not be
+// stored: 503, and nothing of its result (audit fails closed, as in Vault).
+func (s *Server) writeAuditFailure(w http.ResponseWriter, req *request) int {
+	s.log.LogAttrs(req.Context(), slog.LevelError, "request refused: its audit record could not be stored", slog.String("error", clipTo(req.auditErr.Error(), maxLoggedError)))
+	return writeError(w, unavailable("The audit log cannot be written, so the request was not served; try again later."))
 }
 
 func writeError(w http.ResponseWriter, e *apiError) int {
@@ -389,21 +442,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 // default form type included, as Databricks does); an empty body is {}.
 // Unknown fields are ignored.
 func decode(r *request, v any) error {
+	_, err := decodeBody(r, v)
+	return err
+}
+
+// decodeBody is decode, returning the body's bytes too.
+func decodeBody(r *request, v any) ([]byte, error) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errf(http.StatusBadRequest, dbapi.CodeResourceLimitExceeded, "Request body is larger than the limit of %d bytes.", mbe.Limit)
+			return nil, errf(http.StatusBadRequest, dbapi.CodeResourceLimitExceeded, "Request body is larger than the limit of %d bytes.", mbe.Limit)
 		}
-		return errf(http.StatusBadRequest, dbapi.CodeMalformedRequest, "Could not read the request body.")
+		return nil, errf(http.StatusBadRequest, dbapi.CodeMalformedRequest, "Could not read the request body.")
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil
+		return b, nil
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return errf(http.StatusBadRequest, dbapi.CodeMalformedRequest, "Invalid JSON given in the body of the request - %s", jsonProblem(err))
+		return nil, errf(http.StatusBadRequest, dbapi.CodeMalformedRequest, "Invalid JSON given in the body of the request - %s", jsonProblem(err))
 	}
-	return nil
+	return b, nil
 }
 
 // jsonProblem describes a JSON error without quoting the input (which may
@@ -434,20 +493,27 @@ func jsonKind(k string) string {
 	return "object"
 }
 
+// actAuditProbe is the audit record /healthz stores, only while the audit
+// log is failing, to find out whether it has recovered.
+const actAuditProbe = "audit.probe"
+
 func (s *Server) healthz(r *request) (any, error) {
 	if _, err := s.st.GetMeta(r.Context(), seal.DataKeyName); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, errf(http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "store unavailable")
+		return nil, unavailable("store unavailable")
+	}
+	if s.audit.failing() {
+		probe := store.Event{Time: s.now(), Action: actAuditProbe, Remote: r.remote, Allowed: true}
+		if err := s.audit.record(r.Context(), probe); err != nil {
+			return nil, unavailable("audit sink failing: audit records cannot be stored, so audited requests are refused")
+		}
 	}
 	return map[string]string{"status": "ok"}, nil
 }
 
-func (s *Server) wellKnown(r *request) (any, error) {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return dbapi.WellKnownConfig{
-		OIDCEndpoint: scheme + "://" + r.Host + "/oidc",
-		WorkspaceID:  s.cfg.WorkspaceID,
-	}, nil
+// wellKnown answers /.well-known/databricks-config with what exists, from
+// configuration only: the workspace ID. It never builds an address from the
+// request's Host header (which the caller chooses), and advertises no OIDC
+// endpoint, since hush has none.
+func (s *Server) wellKnown(*request) (any, error) {
+	return dbapi.WellKnownConfig{WorkspaceID: s.cfg.WorkspaceID}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -15,6 +16,14 @@ import (
 	"github.com/hush-secrets/hush/internal/server/store"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
+
+// MaxTokensPerUser is the most tokens one user may hold, as on Databricks
+// (600): beyond it, creating one is RESOURCE_LIMIT_EXCEEDED.
+const MaxTokensPerUser = 600
+
+// MaxTokenCommentBytes bounds a token's comment, so that no caller can
+// grow the store through comments.
+const MaxTokenCommentBytes = 1000
 
 // maxLifetimeSeconds bounds lifetime_seconds so that expiry times stay representable.
 const maxLifetimeSeconds = 100 * 365 * 24 * 3600
@@ -60,13 +69,14 @@ func storeToken(ctx context.Context, st store.Store, u store.User, createdBy, va
 }
 
 // storeTokenID is storeToken with the token's ID given; the error wraps
-// store.ErrExists when a token with that ID (or value) is already stored.
+// store.ErrExists when a token with that ID (or value) is already stored,
+// and store.ErrLimit when the user holds MaxTokensPerUser tokens already.
 func storeTokenID(ctx context.Context, st store.Store, id string, u store.User, createdBy, value string, lifetime time.Duration, comment string, now time.Time) (store.Token, error) {
 	t := store.Token{ID: id, UserID: u.ID, Hash: auth.HashToken(value), Comment: comment, CreatedAt: now, CreatedBy: createdBy}
 	if lifetime > 0 {
 		t.ExpiresAt = now.Add(lifetime)
 	}
-	if err := st.CreateToken(ctx, t); err != nil {
+	if err := st.CreateTokenLimit(ctx, t, MaxTokensPerUser); err != nil {
 		return store.Token{}, fmt.Errorf("store token for %s: %w", u.UserName, err)
 	}
 	return t, nil
@@ -99,6 +109,22 @@ func (s *Server) tokenInfo(ctx context.Context, t store.Token) dbapi.TokenInfo {
 	return info
 }
 
+// checkComment bounds a token's comment.
+func checkComment(c string) error {
+	if len(c) > MaxTokenCommentBytes {
+		return invalidParam("comment must be at most %d bytes long, got %d.", MaxTokenCommentBytes, len(c))
+	}
+	return nil
+}
+
+// issueError maps the errors of IssueToken to answers.
+func issueError(u store.User, err error) error {
+	if errors.Is(err, store.ErrLimit) {
+		return errf(http.StatusBadRequest, dbapi.CodeResourceLimitExceeded, "User %s already holds %d tokens, the limit; revoke some first.", u.UserName, MaxTokensPerUser)
+	}
+	return err
+}
+
 func lifetime(sec int64) (time.Duration, error) {
 	if sec > maxLifetimeSeconds {
 		return 0, invalidParam("lifetime_seconds must be at most %d", maxLifetimeSeconds)
@@ -114,13 +140,16 @@ func (s *Server) createToken(r *request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := checkComment(req.Comment); err != nil {
+		return nil, err
+	}
 	life, err := lifetime(req.LifetimeSeconds)
 	if err != nil {
 		return nil, err
 	}
 	value, t, err := IssueToken(r.Context(), s.st, r.id.User, r.id.User.ID, life, req.Comment, s.now())
 	if err != nil {
-		return nil, err
+		return nil, issueError(r.id.User, err)
 	}
 	return dbapi.CreateTokenResponse{TokenValue: value, TokenInfo: publicInfo(t)}, nil
 }
@@ -182,6 +211,9 @@ func (s *Server) createOBOToken(r *request) (any, error) {
 	if err := required("application_id", req.ApplicationID); err != nil {
 		return nil, err
 	}
+	if err := checkComment(req.Comment); err != nil {
+		return nil, err
+	}
 	life, err := lifetime(req.LifetimeSeconds)
 	if err != nil {
 		return nil, err
@@ -198,7 +230,7 @@ func (s *Server) createOBOToken(r *request) (any, error) {
 	}
 	value, t, err := IssueToken(r.Context(), s.st, u, r.id.User.ID, life, req.Comment, s.now())
 	if err != nil {
-		return nil, err
+		return nil, issueError(u, err)
 	}
 	return dbapi.CreateOBOTokenResponse{TokenValue: value, TokenInfo: s.tokenInfo(r.Context(), t)}, nil
 }

@@ -2,6 +2,8 @@ package msgredact
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"time"
 
 	"github.com/hush-secrets/hush/kernel/jupyter"
@@ -27,6 +29,42 @@ type cell struct {
 	used uint64
 }
 
+// spanBuffer collects what the merged writer releases for one message: the
+// raw bytes, flagged secret or not (redact.SpanWriter), so that the
+// stream's writer sees its own stream's raw text.
+type spanBuffer struct {
+	data []byte
+	// ends[i] is where piece i ends in data; secret[i] its flag.
+	ends   []int
+	secret []bool
+}
+
+// WriteSpan implements redact.SpanWriter.
+func (s *spanBuffer) WriteSpan(p []byte, secret bool) error {
+	if n := len(s.ends); n > 0 && s.secret[n-1] == secret {
+		s.data = append(s.data, p...)
+		s.ends[n-1] = len(s.data)
+		return nil
+	}
+	s.data = append(s.data, p...)
+	s.ends = append(s.ends, len(s.data))
+	s.secret = append(s.secret, secret)
+	return nil
+}
+
+// Write is never called: a Writer writes to a SpanWriter with WriteSpan.
+func (s *spanBuffer) Write(p []byte) (int, error) {
+	return 0, errNotSpans
+}
+
+var errNotSpans = errors.New("msgredact: merged writer wrote text, not spans")
+
+func (s *spanBuffer) empty() bool { return len(s.data) == 0 }
+
+func (s *spanBuffer) reset() {
+	s.data, s.ends, s.secret = s.data[:0], s.ends[:0], s.secret[:0]
+}
+
 // tracked is a stream writer and the count of bytes written to it.
 type tracked struct {
 	w  *redact.Writer
@@ -37,10 +75,18 @@ type tracked struct {
 func (t *tracked) released() int64 { return t.in - int64(t.w.Buffered()) }
 
 // write writes p with its output going to dst.
-func (t *tracked) write(dst *bytes.Buffer, p []byte) error {
+func (t *tracked) write(dst io.Writer, p []byte) error {
 	t.w.Redirect(dst)
 	t.in += int64(len(p))
 	_, err := t.w.Write(p)
+	return err
+}
+
+// writeRedacted writes p, known to be secret, with its output going to dst.
+func (t *tracked) writeRedacted(dst io.Writer, p []byte) error {
+	t.w.Redirect(dst)
+	t.in += int64(len(p))
+	_, err := t.w.WriteRedacted(p)
 	return err
 }
 
@@ -67,10 +113,11 @@ type item struct {
 	arrived time.Time
 	stream  bool
 	name    string
-	// mid receives the merged writer's output for this message's text, the
-	// input of its stream's writer; final receives that writer's output,
-	// the text to forward.
-	mid, final bytes.Buffer
+	// mid receives the merged writer's output for this message's text
+	// (raw, flagged), the input of its stream's writer; final receives
+	// that writer's output, the text to forward.
+	mid   spanBuffer
+	final bytes.Buffer
 	// mergedEnd and nameEnd are the input offsets, in the merged and the
 	// stream writer, just after this message's text.
 	mergedEnd, nameEnd int64
@@ -117,19 +164,30 @@ func (c *cell) settled(it *item) bool {
 }
 
 // pump feeds what the merged writer released for each queued stream
-// message to the writer of its stream name.
+// message to the writer of its stream name: raw, what the merged writer
+// found secret marked so (redact.Writer.WriteRedacted), so each stream's
+// writer keeps its own stream's context.
 func (c *cell) pump(r *redact.Redactor) error {
 	for _, it := range c.queue {
-		if !it.stream || it.mid.Len() == 0 {
+		if !it.stream || it.mid.empty() {
 			continue
 		}
 		t := c.name(r, it.name)
-		err := t.write(&it.final, it.mid.Bytes())
-		it.mid.Reset()
-		it.nameEnd = t.in
-		if err != nil {
-			return err
+		start := 0
+		for i, end := range it.mid.ends {
+			var err error
+			if it.mid.secret[i] {
+				err = t.writeRedacted(&it.final, it.mid.data[start:end])
+			} else {
+				err = t.write(&it.final, it.mid.data[start:end])
+			}
+			if err != nil {
+				return err
+			}
+			start = end
 		}
+		it.mid.reset()
+		it.nameEnd = t.in
 	}
 	return nil
 }
@@ -200,6 +258,26 @@ func (c *cell) releaseAll(r *redact.Redactor) error {
 		}
 	}
 	return nil
+}
+
+// pop removes the front of the queue. A queue emptied from one message
+// keeps its array, so the common case (one message at a time) does not
+// allocate.
+func (c *cell) pop() {
+	c.queue[0] = nil
+	if len(c.queue) == 1 {
+		c.queue = c.queue[:0]
+		return
+	}
+	c.queue = c.queue[1:]
+}
+
+// reset makes it ready for reuse, keeping its buffers' memory.
+func (it *item) reset() {
+	it.mid.reset()
+	it.final.Reset()
+	it.msg, it.arrived, it.stream, it.name, it.sent = nil, time.Time{}, false, "", false
+	it.mergedEnd, it.nameEnd = 0, 0
 }
 
 // close closes the cell's writers.

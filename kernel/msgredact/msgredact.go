@@ -37,15 +37,25 @@
 // ipykernel flushes stdout/stderr every 200 ms and on every flush, so
 // print(s[:5], end="", flush=True); time.sleep(1); print(s[5:]) puts a secret
 // into two stream messages, and a display(), clear_output(), widget update
-// or stderr output may come in between. The Filter keeps, per cell (parent
-// msg_id), two kinds of redact.Writer: one per stream name (what a notebook
-// output area shows: a secret split over two stdout messages is caught even
-// with stderr or a display in between) and one over the text of all streams
-// of the cell in arrival order (what a terminal shows: a secret whose
-// halves go to stdout and stderr is caught too); the text of each stream
-// message goes through the second, then the first. A stream message leaves
-// with the text that is out of both; the rest, a possible start of a
-// secret, is held back (a message whose text is entirely held back is not
+// or stderr output may come in between. The Filter matches, per cell
+// (parent msg_id), two views of the stream text with redact.Writers:
+//
+//   - all streams of the cell in arrival order, as a terminal shows them
+//     (jupyter console): a secret whose halves go to stdout and stderr is
+//     caught;
+//   - each stream name on its own, as a notebook output area and a saved
+//     .ipynb show it: a secret split over two stdout messages is caught
+//     even with stderr output in between.
+//
+// A stream message's text goes through the first writer, then what that
+// releases, raw with its secrets marked (redact.SpanWriter), through the
+// writer of its stream name (redact.Writer.WriteRedacted), so each writer
+// keeps its own context. A secret found in either view is redacted; one
+// split between two stream names shows a [REDACTED] in each. Output is
+// attributed to the message whose text it came from (redact.Writer.Redirect;
+// a token to the message where its secret began). A stream message leaves
+// with the text that is out of both writers; the rest, a possible start of
+// a secret, is held back (a message whose text is entirely held back is not
 // forwarded yet: its header is kept to carry the text later).
 //
 // While stream text of a cell is held, the cell's later messages (any
@@ -79,8 +89,8 @@
 // Filter.Now, Deadline says when the first waiting message must leave, and
 // the driver calls Expire then (or later; Process also releases what is
 // overdue first). A driver that never calls Expire still forwards every
-// message, only later (when the stream resolves, at idle after its wait,
-// at Flush or Close).
+// message, only later (when the stream resolves, at the first Process
+// after the wait ran out, at Flush or Close).
 //
 // Writers outlive the release of their text (so the rest of a secret whose
 // start was released early is still redacted, even after the cell went
@@ -140,8 +150,9 @@ type Filter struct {
 	cells map[string]*cell
 	// waiting holds the cells in which a message waits behind held text.
 	waiting map[*cell]struct{}
-	seq     uint64 // orders cell use
-	nextID  uint64 // numbers msg_ids of messages that carry released text
+	spare   []*item // stream items kept for reuse
+	seq     uint64  // orders cell use
+	nextID  uint64  // numbers msg_ids of messages that carry released text
 }
 
 // New returns a Filter redacting with r.
@@ -256,7 +267,12 @@ func (f *Filter) expire(out []*jupyter.Message, now time.Time) []*jupyter.Messag
 			ds = append(ds, due{c, t})
 		}
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i].t.Before(ds[j].t) })
+	sort.Slice(ds, func(i, j int) bool {
+		if !ds[i].t.Equal(ds[j].t) {
+			return ds[i].t.Before(ds[j].t)
+		}
+		return ds[i].c.used < ds[j].c.used // deterministic between cells
+	})
 	for _, d := range ds {
 		out = f.drain(out, d.c, now, false)
 	}
@@ -333,7 +349,8 @@ func (f *Filter) processStream(m *jupyter.Message, out []*jupyter.Message, paren
 	if err != nil {
 		return f.failClosed(m, out, c, now, fmt.Errorf("msgredact: stream message: %w", err))
 	}
-	it := &item{msg: red, arrived: now, stream: true, name: name}
+	it := f.newItem()
+	it.msg, it.arrived, it.stream, it.name = red, now, true, name
 	c.queue = append(c.queue, it)
 	err = c.merged.write(&it.mid, []byte(text))
 	it.mergedEnd = c.merged.in
@@ -363,7 +380,7 @@ func (f *Filter) drain(out []*jupyter.Message, c *cell, now time.Time, force boo
 					// the front carries rather than forward it raw.
 					front.final.Reset()
 					out = append(out, Notice(front.msg, "stream"))
-					c.queue = c.queue[1:]
+					c.pop()
 					continue
 				}
 			}
@@ -372,8 +389,7 @@ func (f *Filter) drain(out []*jupyter.Message, c *cell, now time.Time, force boo
 			out = f.emitText(out, front)
 			break
 		}
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
+		c.pop()
 		if !front.stream {
 			out = append(out, front.msg)
 			continue
@@ -385,9 +401,11 @@ func (f *Filter) drain(out []*jupyter.Message, c *cell, now time.Time, force boo
 			rest := append(front.final.Bytes(), next.final.Bytes()...)
 			next.final.Reset()
 			next.final.Write(rest)
+			f.recycle(front)
 			continue
 		}
 		out = f.emitText(out, front)
+		f.recycle(front)
 	}
 	if _, ok := c.deadline(); ok {
 		f.waiting[c] = struct{}{}
@@ -395,6 +413,31 @@ func (f *Filter) drain(out []*jupyter.Message, c *cell, now time.Time, force boo
 		delete(f.waiting, c)
 	}
 	return out
+}
+
+// maxSpare bounds the stream items a Filter keeps for reuse.
+const maxSpare = 8
+
+// newItem returns an empty stream item, reusing a spare one (and its
+// buffers) when there is one: the hot path, one stream message after
+// another, then allocates no buffers.
+func (f *Filter) newItem() *item {
+	if n := len(f.spare); n > 0 {
+		it := f.spare[n-1]
+		f.spare[n-1] = nil
+		f.spare = f.spare[:n-1]
+		return it
+	}
+	return &item{}
+}
+
+// recycle keeps it, a stream item out of every queue whose text is out of
+// every writer (no writer routes output to it any more), for reuse.
+func (f *Filter) recycle(it *item) {
+	if len(f.spare) < maxSpare {
+		it.reset()
+		f.spare = append(f.spare, it)
+	}
 }
 
 // emitText forwards the text of stream message it released so far, if any,

@@ -56,3 +56,17 @@ func ExampleFindLeak() {
 	// <nil>
 	// secrets[0] (base64-std form, 14 bytes) at offset 24
 }
+
+// Leaked tells a test whether and how an output shows a secret, without
+// failing: here, a sanity check that the unfiltered path does leak, so the
+// test of the filtered path proves something.
+func ExampleLeaked() {
+	secret := []byte("s3cr3t p4ss/word")
+	unfiltered := []byte("https://db.example/?password=s3cr3t+p4ss%2Fword")
+	filtered := []byte("password=[REDACTED]")
+	fmt.Println(redacttest.Leaked(unfiltered, secret))
+	fmt.Println(redacttest.Leaked(filtered, secret))
+	// Output:
+	// secrets[0] (url-query form, 18 bytes) at offset 29
+	// <nil>
+}

@@ -1,12 +1,16 @@
 // Package redacttest is a print-safety kit for code that puts secrets
 // through hush's redactor: kernels, proxies, log shippers. From your own
 // tests, assert that an output holds no secret and no derived form of one
-// (AssertNoSecret, FindLeak), and drive your writer with an output split at
+// (AssertNoSecret; AssertNoSecretIn and AssertNoSecretInFiles for several
+// outputs or files at once), ask whether and how it shows one without
+// failing (Leaked, FindLeak), and drive your writer with an output split at
 // every boundary to prove that chunking cannot smuggle a secret past it
 // (CheckSplits).
 //
 // Nothing here ever prints a secret: a Leak names the secret by its index in
-// the list you gave, the form it was found in, and where, never its bytes.
+// the list you gave, the form it was found in, the output (by the label you
+// gave) and the offset, never its bytes. Keep it that way in your own
+// failure messages: report the Leak, not the output.
 //
 // Typical use, in the tests of code that prints through a redactor:
 //
@@ -25,6 +29,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"slices"
 	"testing"
 
@@ -52,12 +58,21 @@ type Leak struct {
 	Offset int
 	// Length is the length of the occurrence in bytes.
 	Length int
+	// Output is the label of the output the occurrence is in, as the test
+	// gave it to AssertNoSecretIn (or the path given to
+	// AssertNoSecretInFiles); empty when a single output was checked.
+	Output string
 }
 
 // String describes the leak without its value, e.g.
-// "secrets[1] (base64-std form, 16 bytes) at offset 42".
+// "secrets[1] (base64-std form, 16 bytes) at offset 42", followed by
+// " of stdout" when the leak has an Output label.
 func (l *Leak) String() string {
-	return fmt.Sprintf("secrets[%d] (%s form, %d bytes) at offset %d", l.Secret, l.Encoding, l.Length, l.Offset)
+	s := fmt.Sprintf("secrets[%d] (%s form, %d bytes) at offset %d", l.Secret, l.Encoding, l.Length, l.Offset)
+	if l.Output != "" {
+		s += " of " + l.Output
+	}
+	return s
 }
 
 // FindLeak returns the first occurrence in out of any non-empty secret or of
@@ -139,17 +154,70 @@ func policyEncodings(secret []byte) []redact.Encoding {
 	return redact.AllEncodings()
 }
 
+// Leaked returns the first occurrence in out of any of the secrets or, for
+// secrets of at least DerivedMinLength bytes, of any derived form of one
+// (the policy of AssertNoSecret), or nil if there is none. Use it where a
+// test must know whether and how an output shows a secret without failing
+// right away: a fixture's sanity check ("the unfiltered path does leak"), a
+// precondition, or a failure that adds its own context. The Leak holds no
+// byte of the secret; print it, never out.
+func Leaked(out []byte, secrets ...[]byte) *Leak {
+	return findLeak(out, secrets, policyEncodings)
+}
+
 // AssertNoSecret marks t failed if out contains any of the secrets or, for
 // secrets of at least DerivedMinLength bytes, any derived form of one
-// (redact.AllEncodings). The failure message names the secret's index, the
-// form and the offset, never the value. This matches a redactor built with
-// the default options and all encodings; for another policy, call FindLeak
-// with the forms that policy redacts.
-func AssertNoSecret(t testing.TB, out []byte, secrets ...[]byte) {
+// (redact.AllEncodings), and reports whether out is clean. The failure
+// message names the secret's index, the form and the offset, never the
+// value. This matches a redactor built with the default options and all
+// encodings; for another policy, call FindLeak with the forms that policy
+// redacts. Callers that go on to print out on a later failure should stop
+// when it returns false (if !AssertNoSecret(...) { t.FailNow() }).
+func AssertNoSecret(t testing.TB, out []byte, secrets ...[]byte) bool {
 	t.Helper()
-	if l := findLeak(out, secrets, policyEncodings); l != nil {
+	if l := Leaked(out, secrets...); l != nil {
 		t.Errorf("redacttest: output (%d bytes) leaks %s", len(out), l)
+		return false
 	}
+	return true
+}
+
+// AssertNoSecretIn is AssertNoSecret over several outputs, each under a
+// label the test chooses ("stdout", "GET /files/x", "frame 3"): it marks t
+// failed once for each output that leaks, naming its label, in the order
+// of the labels, and reports whether all are clean. Labels are printed, so
+// they must not hold a secret.
+func AssertNoSecretIn(t testing.TB, outputs map[string][]byte, secrets ...[]byte) bool {
+	t.Helper()
+	clean := true
+	for _, label := range slices.Sorted(maps.Keys(outputs)) {
+		if l := Leaked(outputs[label], secrets...); l != nil {
+			l.Output = label
+			t.Errorf("redacttest: output (%d bytes) leaks %s", len(outputs[label]), l)
+			clean = false
+		}
+	}
+	return clean
+}
+
+// AssertNoSecretInFiles is AssertNoSecretIn over the contents of files
+// (a database, a saved notebook, a log), each labelled by its path as
+// given. A file that cannot be read fails t too: a check that could not
+// run is no pass. It reports whether every file was read and is clean.
+func AssertNoSecretInFiles(t testing.TB, paths []string, secrets ...[]byte) bool {
+	t.Helper()
+	outputs := make(map[string][]byte, len(paths))
+	readable := true
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Errorf("redacttest: %v", err)
+			readable = false
+			continue
+		}
+		outputs[p] = b
+	}
+	return AssertNoSecretIn(t, outputs, secrets...) && readable
 }
 
 // SplitError is what CheckSplits reports: the write boundaries of the

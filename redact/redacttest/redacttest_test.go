@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -108,6 +109,94 @@ func TestAssertNoSecret(t *testing.T) {
 	AssertNoSecret(&r, []byte("xabcx"), short)
 	if len(r.msgs) != 1 {
 		t.Errorf("raw short secret not reported: %q", r.msgs)
+	}
+}
+
+func TestLeaked(t *testing.T) {
+	long := []byte("s3cr3t-p4ss-word")
+	short := []byte("abc")
+	basic := base64.StdEncoding.EncodeToString(long)
+	if l := Leaked([]byte("Basic "+basic), short, long); l == nil || l.Secret != 1 || l.Encoding != redact.EncodingBase64Std || l.Offset != 6 {
+		t.Errorf("Leaked = %v, want secrets[1] in base64 at offset 6", l)
+	}
+	// A short secret is looked for raw only, as AssertNoSecret does.
+	if l := Leaked([]byte("616263 YWJj [REDACTED]"), short); l != nil {
+		t.Errorf("derived form of a short secret reported: %v", l)
+	}
+	if l := Leaked([]byte("xabcx"), short); l == nil || l.Encoding != redact.EncodingRaw || l.Offset != 1 {
+		t.Errorf("Leaked = %v, want the raw short secret at offset 1", l)
+	}
+	if l := Leaked([]byte("nothing here"), long, short); l != nil {
+		t.Errorf("clean output: Leaked = %v", l)
+	}
+}
+
+func TestAssertNoSecretReturnsWhetherClean(t *testing.T) {
+	secret := []byte("tok_4f9Q2xZ7kL0pW3v8")
+	var r recorder
+	if !AssertNoSecret(&r, []byte("[REDACTED]"), secret) || len(r.msgs) != 0 {
+		t.Errorf("clean output: false or messages %q", r.msgs)
+	}
+	if AssertNoSecret(&r, []byte("t="+string(secret)), secret) || len(r.msgs) != 1 {
+		t.Errorf("leaking output: true or messages %q", r.msgs)
+	}
+}
+
+func TestAssertNoSecretIn(t *testing.T) {
+	s0 := []byte("first-secret-0001")
+	s1 := []byte("second-secret-0002")
+	hexed := fmt.Sprintf("%x", s1)
+	var r recorder
+	clean := AssertNoSecretIn(&r, map[string][]byte{
+		"stdout": []byte("ok [REDACTED]"),
+		"stderr": []byte("warn: " + hexed),
+		"log":    []byte("x " + string(s0)),
+		"empty":  nil,
+	}, s0, s1)
+	if clean {
+		t.Error("AssertNoSecretIn = true for leaking outputs")
+	}
+	want := []string{
+		"redacttest: output (19 bytes) leaks secrets[0] (raw form, 17 bytes) at offset 2 of log",
+		"redacttest: output (42 bytes) leaks secrets[1] (hex-lower form, 36 bytes) at offset 6 of stderr",
+	}
+	if strings.Join(r.msgs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("messages\n%q\nwant\n%q", r.msgs, want)
+	}
+	for _, m := range r.msgs {
+		if strings.Contains(m, "secret-000") || strings.Contains(m, hexed[:10]) {
+			t.Errorf("message holds part of a secret: %q", m)
+		}
+	}
+	r = recorder{}
+	if !AssertNoSecretIn(&r, map[string][]byte{"a": []byte("a"), "b": []byte("[REDACTED]")}, s0, s1) || len(r.msgs) != 0 {
+		t.Errorf("clean outputs: messages %q", r.msgs)
+	}
+}
+
+func TestAssertNoSecretInFiles(t *testing.T) {
+	secret := []byte("on-disk-secret-42")
+	dir := t.TempDir()
+	clean := dir + "/clean"
+	dirty := dir + "/dirty"
+	if err := os.WriteFile(clean, []byte("[REDACTED]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dirty, append([]byte("v="), base64.RawURLEncoding.EncodeToString(secret)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var r recorder
+	if !AssertNoSecretInFiles(&r, []string{clean}, secret) || len(r.msgs) != 0 {
+		t.Errorf("clean file: messages %q", r.msgs)
+	}
+	if AssertNoSecretInFiles(&r, []string{clean, dirty}, secret) || len(r.msgs) != 1 ||
+		!strings.HasSuffix(r.msgs[0], "at offset 2 of "+dirty) {
+		t.Errorf("leaking file: messages %q", r.msgs)
+	}
+	r = recorder{}
+	if AssertNoSecretInFiles(&r, []string{clean, dir + "/missing"}, secret) || len(r.msgs) != 1 ||
+		!strings.Contains(r.msgs[0], "missing") {
+		t.Errorf("missing file: messages %q, want one failure naming it", r.msgs)
 	}
 }
 

@@ -17,6 +17,9 @@ type AuditQuery struct {
 	// Limit keeps the newest Limit matching events (the server caps it at
 	// AuditMaxLimit).
 	Limit int
+	// OldestFirst makes Limit keep the oldest Limit events instead, to page
+	// forward through the log (hush audit export).
+	OldestFirst bool
 }
 
 // ListAudit returns the audit events matching q, oldest first (admins only).
@@ -33,6 +36,9 @@ func (c *Client) ListAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, err
 	}
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.OldestFirst {
+		v.Set("oldest_first", "true")
 	}
 	var out ListAuditResponse
 	if err := c.Do(ctx, http.MethodGet, PathAudit, v, nil, &out); err != nil {

@@ -3,20 +3,24 @@
 // users know from Databricks, over a cache with TTL, a size bound, one request
 // per key however many callers miss at once, brief negative caching and
 // optional stale-if-error. Every value is added to the redactor before any
-// caller sees it (DESIGN.md invariant 1), and a Session ties the secrets, the
-// redactor and the redacting writers of every cell's output together.
+// caller sees it (invariant 1 of DESIGN.md), and a Session ties the secrets,
+// the redactor and the redacting writers of every cell's output together.
 package dbutils
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
+	"github.com/hush-secrets/hush/internal/handout"
 	"github.com/hush-secrets/hush/internal/secrets"
-	"github.com/hush-secrets/hush/redact"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -40,9 +44,15 @@ type SecretsAPI interface {
 }
 
 // Registrar is where fetched values are registered for redaction;
-// *redact.Redactor satisfies it. Add may fail with an error wrapping
-// redact.ErrTooShort: the value is then still handed out (as Databricks does)
-// and a warning is given; any other error withholds the value.
+// *redact.Redactor satisfies it. Each value is added in every form a hush
+// client hands it out in: the raw bytes, plus, when they differ, what a
+// Python notebook prints of it (the UTF-8 of the string dbutils.secrets.get
+// decodes with invalid UTF-8 replaced by U+FFFD, and the body of its bytes
+// repr). Add may fail with an error wrapping redact.ErrTooShort, as it does
+// for an empty value: the value is then still handed out (as Databricks
+// does) and one warning is given, naming the secret, its length and the
+// minimum (when the Registrar has a MinLength() int method, as
+// *redact.Redactor does); any other error withholds the value.
 type Registrar interface {
 	Add(secret []byte) error
 }
@@ -66,7 +76,9 @@ type Options struct {
 	// inject one.
 	Now func() time.Time
 	// Warn receives warnings meant for the user, such as a value too short to
-	// redact (default: written to stderr). Warnings never contain a value.
+	// redact (default: written to stderr with a "hush: warning: " prefix,
+	// which the message itself does not have). Warnings never contain a
+	// value.
 	Warn func(msg string)
 	// Host names the server in error messages; default: the API's Host()
 	// when it has one.
@@ -115,6 +127,12 @@ listScopes: Seq -> Lists secret scopes
 
 type ckey struct{ scope, key string }
 
+// flightKey is k as a singleflight key. The scope's length comes first, so
+// no two (scope, key) pairs share a key whatever bytes they hold.
+func (k ckey) flightKey() string {
+	return strconv.Itoa(len(k.scope)) + ":" + k.scope + "/" + k.key
+}
+
 // entry is one cached answer: a value, or (err != nil) a "does not exist".
 type entry struct {
 	k   ckey
@@ -127,16 +145,14 @@ type entry struct {
 	// staleUntil is how long the value may be served while the server is
 	// unavailable: its first expiry plus MaxStale.
 	staleUntil int64
-	// prev and next link the LRU list; head is the most recently used.
-	prev, next *entry
 }
 
-// call is one fetch in flight; every caller of the key waits on done.
-type call struct {
-	done chan struct{}
-	val  []byte
-	str  string
-	err  error
+// flight counts the fetches of one key that have started and not yet
+// finished. Invalidate and Refresh bump gen, so that a fetch that started
+// before them answers its callers but does not overwrite the cache.
+type flight struct {
+	gen     uint64
+	running int
 }
 
 // Secrets is the dbutils.secrets object of one kernel. It is safe for
@@ -150,12 +166,13 @@ type Secrets struct {
 	// nanoseconds since base, read with the monotonic clock (no wall-clock
 	// read on the hot path) unless Options.Now is injected.
 	base time.Time
+	// group makes the concurrent misses of one key one request.
+	group singleflight.Group
 
-	mu       sync.Mutex
-	m        map[ckey]*entry
-	head     *entry
-	tail     *entry
-	inflight map[ckey]*call
+	mu      sync.Mutex
+	m       map[ckey]*list.Element // of *entry
+	lru     *list.List             // of *entry, most recently used first
+	flights map[ckey]*flight
 }
 
 // New returns the dbutils.secrets object reading through api and registering
@@ -182,13 +199,14 @@ func New(api SecretsAPI, red Registrar, opts Options) *Secrets {
 		base = opts.Now()
 	}
 	return &Secrets{
-		base:     base,
-		api:      api,
-		red:      red,
-		opts:     opts,
-		host:     host,
-		m:        make(map[ckey]*entry),
-		inflight: make(map[ckey]*call),
+		base:    base,
+		api:     api,
+		red:     red,
+		opts:    opts,
+		host:    host,
+		m:       make(map[ckey]*list.Element),
+		lru:     list.New(),
+		flights: make(map[ckey]*flight),
 	}
 }
 
@@ -209,8 +227,7 @@ func (s *Secrets) Help() string { return Help }
 func (s *Secrets) Get(ctx context.Context, scope, key string) (string, error) {
 	k := ckey{secrets.ScopeKey(scope), key}
 	s.mu.Lock()
-	if e := s.m[k]; e != nil && s.now() < e.expires {
-		s.touch(e)
+	if e := s.fresh(k); e != nil {
 		str, err := e.str, e.err
 		s.mu.Unlock()
 		return str, err
@@ -242,10 +259,10 @@ func (s *Secrets) GetBytes(ctx context.Context, scope, key string) ([]byte, erro
 func (s *Secrets) Invalidate(scope, key string) {
 	k := ckey{secrets.ScopeKey(scope), key}
 	s.mu.Lock()
-	if e := s.m[k]; e != nil {
-		s.remove(e)
+	if el := s.m[k]; el != nil {
+		s.remove(el)
 	}
-	delete(s.inflight, k)
+	s.supersede(k)
 	s.mu.Unlock()
 }
 
@@ -274,80 +291,121 @@ type result struct {
 	err error
 }
 
+// fresh returns k's cache entry, marked most recently used, if it has not
+// expired; else nil. s.mu must be held.
+func (s *Secrets) fresh(k ckey) *entry {
+	el := s.m[k]
+	if el == nil {
+		return nil
+	}
+	e := el.Value.(*entry)
+	if s.now() >= e.expires {
+		return nil
+	}
+	s.lru.MoveToFront(el)
+	return e
+}
+
+// supersede makes the fetches of k in flight stale: they still answer
+// their callers but no longer write the cache, and the next lookup starts
+// a fetch of its own. s.mu must be held.
+func (s *Secrets) supersede(k ckey) {
+	if f := s.flights[k]; f != nil {
+		f.gen++
+	}
+	s.group.Forget(k.flightKey())
+}
+
 // wait answers from a fresh cache entry, else joins the fetch in flight for
-// k or starts one (always, when force), and waits for it or for ctx. The
-// fetch does not depend on ctx staying alive: one impatient caller does not
-// fail the others. The returned error is ctx's; r.err is the lookup's.
+// k or starts one, and waits for it or for ctx. With force, the fetches in
+// flight are superseded first and a new one always starts. The cache check
+// and the join happen under s.mu, which fetch takes to write the cache, so
+// a miss never starts a second request while one is in flight or just
+// cached, and a forced fetch is never joined to an older one. The fetch
+// does not depend on ctx staying alive: one impatient caller does not fail
+// the others. The returned error is ctx's; r.err is the lookup's.
 func (s *Secrets) wait(ctx context.Context, k ckey, scope, key string, force bool) (result, error) {
+	fctx := context.WithoutCancel(ctx)
 	s.mu.Lock()
-	if !force {
-		if e := s.m[k]; e != nil && s.now() < e.expires {
-			s.touch(e)
-			r := result{val: e.val, str: e.str, err: e.err}
-			s.mu.Unlock()
-			return r, nil
-		}
+	if force {
+		s.supersede(k)
+	} else if e := s.fresh(k); e != nil {
+		r := result{val: e.val, str: e.str, err: e.err}
+		s.mu.Unlock()
+		return r, nil
 	}
-	c := s.inflight[k]
-	if c == nil || force {
-		c = &call{done: make(chan struct{})}
-		s.inflight[k] = c
-		go s.fetch(context.WithoutCancel(ctx), k, scope, key, c)
-	}
+	ch := s.group.DoChan(k.flightKey(), func() (any, error) {
+		return s.fetch(fctx, k, scope, key), nil
+	})
 	s.mu.Unlock()
 	select {
-	case <-c.done:
-		return result{val: c.val, str: c.str, err: c.err}, nil
+	case res := <-ch:
+		return res.Val.(result), nil
 	case <-ctx.Done():
 		return result{}, fmt.Errorf("get secret %s/%s: %w", scope, key, ctx.Err())
 	}
 }
 
-// fetch asks the server, registers the value, caches the outcome and
-// releases the waiters of c, in that order.
-func (s *Secrets) fetch(ctx context.Context, k ckey, scope, key string, c *call) {
-	defer close(c.done)
+// fetch asks the server, registers the value and caches the outcome, in
+// that order, and returns it for every caller waiting on the flight.
+func (s *Secrets) fetch(ctx context.Context, k ckey, scope, key string) result {
+	s.mu.Lock()
+	f := s.flights[k]
+	if f == nil {
+		f = &flight{}
+		s.flights[k] = f
+	}
+	f.running++
+	gen := f.gen
+	s.mu.Unlock()
+
 	val, err := s.api.GetSecret(ctx, scope, key)
+	var regErr error
 	if err == nil {
 		// Register first, outside the lock (Add may rebuild an automaton):
 		// nobody can see the value before this returns.
-		if rerr := s.register(scope, key, val); rerr != nil {
-			val, err = nil, rerr
-		}
+		regErr = s.register(scope, key, val)
 	}
 	now := s.now()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	current := s.inflight[k] == c
-	if current {
-		delete(s.inflight, k)
+	current := f.gen == gen
+	if f.running--; f.running == 0 {
+		delete(s.flights, k)
 	}
-
-	var regErr *registerError
-	if errors.As(err, &regErr) {
-		c.err = regErr.e
-		return
-	}
-	if err == nil {
-		c.val, c.str = val, string(val)
+	switch {
+	case regErr != nil:
+		return result{err: regErr}
+	case err == nil:
+		r := result{val: val, str: string(val)}
 		if current && s.opts.TTL > 0 {
 			exp := now + int64(s.opts.TTL)
-			s.store(&entry{k: k, val: c.val, str: c.str, expires: exp, staleUntil: exp + int64(s.opts.MaxStale)})
+			s.store(&entry{k: k, val: r.val, str: r.str, expires: exp, staleUntil: exp + int64(s.opts.MaxStale)})
 		}
-		return
+		return r
+	default:
+		return s.failed(k, scope, key, err, now, current)
 	}
+}
 
+// failed turns the server's error for k into the callers' answer: a
+// "does not exist" (cached briefly), a stale value while the server is
+// unavailable, or the error. current says whether the fetch may write the
+// cache. s.mu must be held.
+func (s *Secrets) failed(k ckey, scope, key string, err error, now int64, current bool) result {
 	if errors.Is(err, dbapi.ErrResourceDoesNotExist) {
-		c.err = &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,
+		e := &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,
 			msg: fmt.Sprintf("Secret does not exist with scope: %s and key: %s", scope, key)}
 		if current && s.opts.NegativeTTL > 0 {
-			s.store(&entry{k: k, err: c.err, expires: now + int64(s.opts.NegativeTTL)})
+			s.store(&entry{k: k, err: e, expires: now + int64(s.opts.NegativeTTL)})
 		}
-		return
+		return result{err: e}
 	}
-
-	old := s.m[k]
+	var old *entry
+	if el := s.m[k]; el != nil {
+		old = el.Value.(*entry)
+	}
 	if dbapi.IsUnavailable(err) {
 		// Stale-if-error: a value fetched (and registered) earlier may be
 		// served up to MaxStale past its expiry while the server is down.
@@ -355,51 +413,39 @@ func (s *Secrets) fetch(ctx context.Context, k ckey, scope, key string, c *call)
 		// the cache for staleRetry at a time rather than every caller
 		// waiting for a failing request.
 		if old != nil && old.err == nil && s.opts.MaxStale > 0 && now < old.staleUntil {
-			c.val, c.str = old.val, old.str
 			if current {
 				old.expires = min(now+int64(staleRetry), old.staleUntil)
 			}
-			return
+			return result{val: old.val, str: old.str}
 		}
-		c.err = &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,
-			msg: fmt.Sprintf("get secret %s/%s: server %s unavailable: %v", scope, key, s.host, err)}
-		return
+		return result{err: &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,
+			msg: fmt.Sprintf("get secret %s/%s: server %s unavailable: %v", scope, key, s.host, err)}}
 	}
 	// A definitive answer (denied, bad request...): forget what we had, so it
 	// is not served stale later.
 	if old != nil && current {
-		s.remove(old)
+		s.remove(s.m[k])
 	}
-	c.err = &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err, msg: apiMessage(err)}
+	return result{err: &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err, msg: apiMessage(err)}}
 }
 
-// register adds val to the redactor. Too short a value is still handed out,
-// with a warning; any other failure withholds it.
+// register adds val to the redactor by hush's one rule (handout.Register):
+// every form a client hands it out in; too short a value, empty included,
+// is still handed out with a warning; any other failure withholds it.
 func (s *Secrets) register(scope, key string, val []byte) error {
 	if s.red == nil {
-		return &registerError{&Error{Op: "get", Scope: scope, Key: key, Host: s.host,
-			msg: fmt.Sprintf("get secret %s/%s: no redactor configured, value withheld", scope, key)}}
+		return &Error{Op: "get", Scope: scope, Key: key, Host: s.host,
+			msg: fmt.Sprintf("get secret %s/%s: no redactor configured, value withheld", scope, key)}
 	}
-	err := s.red.Add(val)
-	if err == nil {
-		return nil
+	if err := handout.Register(s.red, scope, key, val, s.opts.Warn); err != nil {
+		return &Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,
+			msg: fmt.Sprintf("get secret %s/%s: value withheld: %v", scope, key, err)}
 	}
-	if errors.Is(err, redact.ErrTooShort) {
-		s.opts.Warn(fmt.Sprintf("secret %s/%s is %d bytes, too short to redact safely: it will not be redacted in output", scope, key, len(val)))
-		return nil
-	}
-	return &registerError{&Error{Op: "get", Scope: scope, Key: key, Host: s.host, Err: err,
-		msg: fmt.Sprintf("get secret %s/%s: cannot register the value for redaction, value withheld: %v", scope, key, err)}}
+	return nil
 }
 
 // defaultWarn writes a warning to the process's stderr.
 func defaultWarn(msg string) { fmt.Fprintln(os.Stderr, "hush: warning: "+msg) }
-
-// registerError carries a registration failure out of register, so fetch
-// can tell it from the server's errors.
-type registerError struct{ e *Error }
-
-func (r *registerError) Error() string { return r.e.Error() }
 
 // apiMessage renders an API error as Databricks' dbutils does: "CODE: message".
 func apiMessage(err error) string {
@@ -421,57 +467,22 @@ func withOp(err error, op string) error {
 	return err
 }
 
-// store inserts e at the head of the LRU list, replacing any entry of its
-// key, and evicts from the tail beyond MaxEntries. s.mu must be held.
+// store puts e first in the LRU list, replacing any entry of its key, and
+// evicts least recently used entries beyond MaxEntries. s.mu must be held.
 func (s *Secrets) store(e *entry) {
 	if old := s.m[e.k]; old != nil {
 		s.remove(old)
 	}
-	s.m[e.k] = e
-	s.pushFront(e)
-	for len(s.m) > s.opts.MaxEntries && s.tail != nil {
-		s.remove(s.tail)
+	s.m[e.k] = s.lru.PushFront(e)
+	for s.lru.Len() > s.opts.MaxEntries {
+		s.remove(s.lru.Back())
 	}
 }
 
-func (s *Secrets) pushFront(e *entry) {
-	e.prev, e.next = nil, s.head
-	if s.head != nil {
-		s.head.prev = e
-	}
-	s.head = e
-	if s.tail == nil {
-		s.tail = e
-	}
-}
-
-func (s *Secrets) unlink(e *entry) {
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		s.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		s.tail = e.prev
-	}
-	e.prev, e.next = nil, nil
-}
-
-// touch marks e most recently used. s.mu must be held.
-func (s *Secrets) touch(e *entry) {
-	if s.head == e {
-		return
-	}
-	s.unlink(e)
-	s.pushFront(e)
-}
-
-// remove drops e from the cache. s.mu must be held.
-func (s *Secrets) remove(e *entry) {
-	s.unlink(e)
-	delete(s.m, e.k)
+// remove drops el from the cache. s.mu must be held.
+func (s *Secrets) remove(el *list.Element) {
+	s.lru.Remove(el)
+	delete(s.m, el.Value.(*entry).k)
 }
 
 // List returns the metadata of the secrets of scope (never values). It is

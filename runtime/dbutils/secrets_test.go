@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hush-secrets/hush/redact"
+	"github.com/hush-secrets/hush/redact/redacttest"
 	"github.com/hush-secrets/hush/runtime/dbapi"
 )
 
@@ -26,6 +27,8 @@ type fakeAPI struct {
 	calls  map[string]int
 	err    error         // when set, every call fails with it
 	gate   chan struct{} // when set, GetSecret waits for it to close
+	// waiting counts the GetSecret calls that have reached the gate.
+	waiting int
 }
 
 func newFakeAPI(kv ...string) *fakeAPI {
@@ -48,6 +51,25 @@ func (f *fakeAPI) setErr(err error) {
 	f.mu.Unlock()
 }
 
+// awaitWaiting returns once n GetSecret calls have reached the gate; it
+// fails the test if they have not after a minute.
+func (f *fakeAPI) awaitWaiting(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		f.mu.Lock()
+		w := f.waiting
+		f.mu.Unlock()
+		if w >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d GetSecret calls reached the server, want %d", w, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (f *fakeAPI) count(k string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -57,6 +79,7 @@ func (f *fakeAPI) count(k string) int {
 func (f *fakeAPI) GetSecret(ctx context.Context, scope, key string) ([]byte, error) {
 	f.mu.Lock()
 	gate := f.gate
+	f.waiting++
 	f.mu.Unlock()
 	if gate != nil {
 		<-gate
@@ -393,10 +416,9 @@ func TestRotationWithRealRedactor(t *testing.T) {
 	if err != nil || v != "second-password" {
 		t.Fatalf("Get = %q, %v", v, err)
 	}
-	out := string(red.Redact(nil, []byte("a first-password b second-password c")))
-	if strings.Contains(out, "password") {
-		t.Fatalf("not redacted: %q", out)
-	}
+	// "password": no part of either value may be left.
+	out := red.Redact(nil, []byte("a first-password b second-password c"))
+	redacttest.AssertNoSecret(t, out, []byte("password"))
 }
 
 func TestTooShortValueIsReturnedWithAWarning(t *testing.T) {
@@ -406,12 +428,10 @@ func TestTooShortValueIsReturnedWithAWarning(t *testing.T) {
 	var warnings []string
 	s := New(api, rec, Options{Warn: func(m string) { warnings = append(warnings, m) }})
 	mustGet(t, s, "s", "pin", "42")
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "secret s/pin is 2 bytes, too short to redact safely") {
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "secret s/pin is 2 bytes, shorter than the redactor's minimum: it cannot be redacted") {
 		t.Fatalf("warnings = %q", warnings)
 	}
-	if strings.Contains(warnings[0], "42") {
-		t.Fatalf("warning contains the value: %q", warnings[0])
-	}
+	redacttest.AssertNoSecret(t, []byte(warnings[0]), []byte("42"))
 }
 
 func TestRegistrationFailureWithholdsTheValue(t *testing.T) {
@@ -420,8 +440,11 @@ func TestRegistrationFailureWithholdsTheValue(t *testing.T) {
 	rec.err = errors.New("automaton full")
 	s := New(api, rec, Options{})
 	v, err := s.Get(context.Background(), "s", "k")
-	if err == nil || v != "" || strings.Contains(err.Error(), "value-1") || s.Len() != 0 {
-		t.Fatalf("Get = %q, %v (len %d); want the value withheld and not cached", v, err, s.Len())
+	if err == nil || !redacttest.AssertNoSecret(t, []byte(err.Error()), []byte("value-1")) {
+		t.Fatal("Get: no error, or one that quotes the value")
+	}
+	if v != "" || s.Len() != 0 {
+		t.Fatalf("Get returned %d bytes (len %d); want the value withheld and not cached", len(v), s.Len())
 	}
 	s2 := New(api, nil, Options{})
 	if v, err := s2.Get(context.Background(), "s", "k"); err == nil || v != "" {
@@ -440,7 +463,7 @@ func TestCancelledCallerDoesNotFailOthers(t *testing.T) {
 	// The second caller joins only once the first one's fetch is in flight.
 	for {
 		s.mu.Lock()
-		n := len(s.inflight)
+		n := len(s.flights)
 		s.mu.Unlock()
 		if n == 1 {
 			break
@@ -593,4 +616,75 @@ func BenchmarkGetCachedParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestInvalidateDuringFetch: a fetch in flight when Invalidate is called
+// answers its caller but is not cached, and the next Get asks again.
+func TestInvalidateDuringFetch(t *testing.T) {
+	api := newFakeAPI("s/k", "value-1")
+	api.gate = make(chan struct{})
+	s := New(api, newRecorder(), Options{})
+	got := make(chan string, 1)
+	go func() { v, _ := s.Get(context.Background(), "s", "k"); got <- v }()
+	api.awaitWaiting(t, 1)
+	s.Invalidate("s", "k")
+	close(api.gate)
+	if v := <-got; v != "value-1" {
+		t.Fatalf("Get = %q", v)
+	}
+	if s.Len() != 0 {
+		t.Fatal("a fetch superseded by Invalidate was cached")
+	}
+	mustGet(t, s, "s", "k", "value-1")
+	if n := api.count("s/k"); n != 2 {
+		t.Fatalf("calls = %d, want 2", n)
+	}
+}
+
+// TestRefreshDoesNotJoinAnOlderFetch: Refresh while a Get is in flight
+// makes a request of its own, and its answer is what is cached.
+func TestRefreshDoesNotJoinAnOlderFetch(t *testing.T) {
+	api := newFakeAPI("s/k", "value-1")
+	api.gate = make(chan struct{})
+	s := New(api, newRecorder(), Options{})
+	go func() { _, _ = s.Get(context.Background(), "s", "k") }()
+	api.awaitWaiting(t, 1)
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- s.Refresh(context.Background(), "s", "k") }()
+	api.awaitWaiting(t, 2) // not joined: a second request reached the server
+	api.set("s/k", "value-2")
+	close(api.gate)
+	if err := <-refreshed; err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, s, "s", "k", "value-2")
+	if n := api.count("s/k"); n != 2 {
+		t.Fatalf("calls = %d, want 2", n)
+	}
+}
+
+// TestEmptyValueIsHandedOutWithTheShortWarning: an empty value cannot be
+// redacted; it is returned, with the same warning as a too-short one.
+func TestEmptyValueIsHandedOutWithTheShortWarning(t *testing.T) {
+	api := newFakeAPI("s/empty", "")
+	var warnings []string
+	s := New(api, redact.New(redact.Options{}), Options{Warn: func(m string) { warnings = append(warnings, m) }})
+	mustGet(t, s, "s", "empty", "")
+	if want := "secret s/empty is 0 bytes, shorter than the minimum of 4 bytes: it cannot be redacted and will show in output"; len(warnings) != 1 || warnings[0] != want {
+		t.Fatalf("warnings = %q, want [%q]", warnings, want)
+	}
+}
+
+// TestNonUTF8ValueRegistersWhatPythonPrints: the forms a Python client
+// prints of a value that is not valid UTF-8 are registered too.
+func TestNonUTF8ValueRegistersWhatPythonPrints(t *testing.T) {
+	const raw = "first-part-\xff-second-part"
+	red := redact.New(redact.Options{})
+	s := New(newFakeAPI("s/bin", raw), red, Options{})
+	mustGet(t, s, "s", "bin", raw)
+	for _, printed := range []string{raw, "first-part-\ufffd-second-part", `first-part-\xff-second-part`} {
+		if got := string(red.Redact(nil, []byte(printed))); got != redact.Token {
+			t.Errorf("a printed form of %d bytes is not redacted", len(printed))
+		}
+	}
 }

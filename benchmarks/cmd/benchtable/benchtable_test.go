@@ -128,3 +128,35 @@ func TestParseRejectsEmptyAndBadInput(t *testing.T) {
 		t.Error("parse of a malformed metric: no error")
 	}
 }
+
+// TestEscapeRows: the escape-aware rows show text and binary side by side
+// with their per-pass ratio, and the 90 % target takes the worst
+// no-escape row.
+func TestEscapeRows(t *testing.T) {
+	const in = `BenchmarkRedactEscapes/keys=long/n=100/w=4096/in=plain/impl=hush-2  10000  1000 ns/op  3800.00 MB/s  0 B/op  0 allocs/op
+BenchmarkRedactEscapes/keys=long/n=100/w=4096/in=plain/impl=hush-binary-2  10000  1000 ns/op  4000.00 MB/s  0 B/op  0 allocs/op
+BenchmarkRedactEscapes/keys=long/n=100/w=256/in=plain-4k/impl=hush-2  10000  1000 ns/op  1700.00 MB/s  0 B/op  0 allocs/op
+BenchmarkRedactEscapes/keys=long/n=100/w=256/in=plain-4k/impl=hush-binary-2  10000  1000 ns/op  2000.00 MB/s  0 B/op  0 allocs/op
+BenchmarkRedactEscapes/keys=long/n=100/w=4096/in=colour/impl=hush-2  10000  1000 ns/op  1000.00 MB/s  0 B/op  0 allocs/op
+BenchmarkRedactEscapes/keys=long/n=100/w=4096/in=colour/impl=hush-binary-2  10000  1000 ns/op  4000.00 MB/s  0 B/op  0 allocs/op
+`
+	res, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	report(&out, res)
+	for _, want := range []string{
+		"| 100 | 4 KiB | no escapes, no match | 3800 | 4000 | 95% | 0 |",
+		"| 100 | 4 KiB | grep colours, no match | 1000 | 4000 | 25% | 0 |",
+		"| 100 | 256 B | no escapes, 1 per 4 KiB | 1700 | 2000 | 85% | 0 |",
+		"85% at 100 secrets, 256 B writes, no escapes, 1 per 4 KiB | **missed** |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out.String())
+	}
+}

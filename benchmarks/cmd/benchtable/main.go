@@ -1,8 +1,9 @@
 // Command benchtable reads the output of `go test -bench -benchmem -v` for
 // package benchmarks (see benchmarks/run) and prints one markdown report:
 // the throughput tables (hush against strings.Replacer, cloudflare/ahocorasick
-// and copy), the build and Add tables, and each target of issue 2 marked met
-// or missed. With -count > 1 every number is the median of the runs.
+// and copy), the escape-aware rows (hush with and without Options.Binary),
+// the build and Add tables, and each target of issues 2 and 12 marked met or
+// missed. With -count > 1 every number is the median of the runs.
 //
 // Usage:
 //

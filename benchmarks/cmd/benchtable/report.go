@@ -142,8 +142,14 @@ func report(w io.Writer, r *results) {
 	fmt.Fprintf(w, "| (one 4 KiB Write alone, for comparison) | %s | %s |\n",
 		r.cell(writeName("long", 100000, "hush", 4096, "none"), r.opTime(), integer), r.cell(writeName("long", 100000, "hush", 4096, "none"), "allocs/op", integer))
 
+	escapeTable(w, r)
+
 	fmt.Fprintf(w, "\n### Targets (issue 2)\n\n| target | measured | result |\n|---|---|---|\n")
 	for _, t := range targets(r) {
+		fmt.Fprintf(w, "| %s | %s | %s |\n", t.what, t.measured, t.result())
+	}
+	fmt.Fprintf(w, "\n### Targets (issue 12, redactor)\n\n| target | measured | result |\n|---|---|---|\n")
+	for _, t := range escapeTargets(r) {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", t.what, t.measured, t.result())
 	}
 }
@@ -226,13 +232,18 @@ func verdict(ok bool) *bool { return &ok }
 // targets evaluates the targets of issue 2 ("Secrets of 16 bytes or more,
 // through the Writer, no occurrence unless said").
 func targets(r *results) []target {
-	var out []target
-	mb := func(n, ws int, in string) (float64, bool) {
-		return r.median(writeName("long", n, "hush", ws, in), r.speed())
-	}
+	out := peerTargets(r)
+	out = append(out, worstAtLeast(r, "4 KiB writes, up to 10,000 secrets: at least 2 GB/s", 4096, []int{1, 10, 100, 1000, 10000}, 2000))
+	out = append(out, r.atLeast("4 KiB writes, 100,000 secrets: at least 1 GB/s", writeName("long", 100000, "hush", 4096, "none"), 1000))
+	out = append(out, worstAtLeast(r, "256-byte writes, up to 10,000 secrets: at least 400 MB/s", 256, []int{1, 10, 100, 1000, 10000}, 400))
+	return append(out, occurrenceCostTarget(r), allocTarget(r), buildTimeTarget(r), buildMemoryTarget(r), growTarget(r), shortTarget(r))
+}
 
-	// 4 KiB writes, 100 secrets: ratios to the peers and absolute speed.
-	h100, okH := mb(100, 4096, "none")
+// peerTargets checks 4 KiB writes with 100 secrets: the ratios to the
+// peers and the absolute speed.
+func peerTargets(r *results) []target {
+	var out []target
+	h100, okH := r.median(writeName("long", 100, "hush", 4096, "none"), r.speed())
 	for _, peer := range []struct {
 		impl, label string
 		factor      float64
@@ -244,139 +255,136 @@ func targets(r *results) []target {
 		}
 		out = append(out, t)
 	}
-	out = append(out, r.atLeast("4 KiB writes, 100 secrets: about 3 GB/s (checked as >= 3000 MB/s)", writeName("long", 100, "hush", 4096, "none"), 3000))
+	return append(out, r.atLeast("4 KiB writes, 100 secrets: about 3 GB/s (checked as >= 3000 MB/s)", writeName("long", 100, "hush", 4096, "none"), 3000))
+}
 
-	out = append(out, worstAtLeast(r, "4 KiB writes, up to 10,000 secrets: at least 2 GB/s", 4096, []int{1, 10, 100, 1000, 10000}, 2000))
-	out = append(out, r.atLeast("4 KiB writes, 100,000 secrets: at least 1 GB/s", writeName("long", 100000, "hush", 4096, "none"), 1000))
-	out = append(out, worstAtLeast(r, "256-byte writes, up to 10,000 secrets: at least 400 MB/s", 256, []int{1, 10, 100, 1000, 10000}, 400))
-
-	// One occurrence per 4 KiB costs under 30%, in every measured row. The
-	// cost is the throughput lost on the 1-per-4-KiB row against the
-	// no-match row, taken pass by pass (the two rows run seconds apart),
-	// median over the passes.
-	{
-		t := target{what: "one occurrence per 4 KiB costs under 30% (worst row of all set sizes and write sizes; throughput lost, median of the passes)", measured: "—"}
-		worst, where, seen := -1.0, "", false
-		for _, n := range longSizes {
-			for _, ws := range writeSizes {
-				ratio, ok := r.medianRatio(writeName("long", n, "hush", ws, "4k"), writeName("long", n, "hush", ws, "none"), r.speed())
-				if !ok {
-					continue
-				}
-				seen = true
-				if c := 1 - ratio; c > worst {
-					worst, where = c, fmt.Sprintf("%d secrets, %s writes", n, writeLabel(ws))
-				}
-			}
-		}
-		if seen {
-			t.measured = fmt.Sprintf("%.0f%% less throughput at %s", 100*worst, where)
-			t.met = verdict(worst < 0.30)
-		}
-		out = append(out, t)
-	}
-
-	// 0 allocations per Write, in every hush Write row.
-	{
-		t := target{what: "0 allocations per Write in steady state (every hush row)", measured: "—"}
-		worst, where, seen := 0.0, "", false
-		names := slices.Sorted(maps.Keys(r.runs))
-		for _, name := range names {
-			if !strings.HasPrefix(name, "BenchmarkRedactWrite/") || !(strings.HasSuffix(name, "/impl=hush") || strings.HasSuffix(name, "/impl=hush-all")) {
-				continue
-			}
-			v, ok := r.median(name, "allocs/op")
+// occurrenceCostTarget: one occurrence per 4 KiB costs under 30%, in every
+// measured row. The cost is the throughput lost on the 1-per-4-KiB row
+// against the no-match row, taken pass by pass (the two rows run seconds
+// apart), median over the passes.
+func occurrenceCostTarget(r *results) target {
+	t := target{what: "one occurrence per 4 KiB costs under 30% (worst row of all set sizes and write sizes; throughput lost, median of the passes)", measured: "—"}
+	worst, where, seen := -1.0, "", false
+	for _, n := range longSizes {
+		for _, ws := range writeSizes {
+			ratio, ok := r.medianRatio(writeName("long", n, "hush", ws, "4k"), writeName("long", n, "hush", ws, "none"), r.speed())
 			if !ok {
 				continue
 			}
-			if !seen || v > worst {
-				worst, where = v, strings.TrimPrefix(name, "BenchmarkRedactWrite/")
-			}
 			seen = true
-		}
-		if seen {
-			t.measured = fmt.Sprintf("max %.0f allocs/op", worst)
-			if worst > 0 {
-				t.measured += " (" + where + ")"
+			if c := 1 - ratio; c > worst {
+				worst, where = c, fmt.Sprintf("%d secrets, %s writes", n, writeLabel(ws))
 			}
-			t.met = verdict(worst == 0)
 		}
-		out = append(out, t)
 	}
+	if seen {
+		t.measured = fmt.Sprintf("%.0f%% less throughput at %s", 100*worst, where)
+		t.met = verdict(worst < 0.30)
+	}
+	return t
+}
 
-	// Build 100,000 secrets: time and memory.
-	// The build is New + AddAll, as the peers are built by their
-	// constructors; one Add per secret is shown beside it.
-	{
-		t := target{what: "build 100,000 secrets in under 150 ms (New + AddAll)", measured: "—"}
-		if v, ok := r.median(buildName(100000, "hush"), r.opTime()); ok {
-			t.measured, t.met = ms(v)+" ms", verdict(v < 150e6)
-			if a, ok := r.median(buildName(100000, "hush-add"), r.opTime()); ok {
-				t.measured += fmt.Sprintf(" (one Add each: %s ms)", ms(a))
-			}
+// allocTarget: 0 allocations per Write, in every hush Write row.
+func allocTarget(r *results) target {
+	t := target{what: "0 allocations per Write in steady state (every hush row)", measured: "—"}
+	worst, where, seen := 0.0, "", false
+	names := slices.Sorted(maps.Keys(r.runs))
+	for _, name := range names {
+		if !strings.HasPrefix(name, "BenchmarkRedactWrite/") || !(strings.HasSuffix(name, "/impl=hush") || strings.HasSuffix(name, "/impl=hush-all")) {
+			continue
 		}
-		out = append(out, t)
-	}
-	{
-		t := target{what: "build 100,000 secrets in under 64 MiB (New + AddAll; bytes allocated by the build, live heap shown too)", measured: "—"}
-		alloc, ok1 := r.median(buildName(100000, "hush"), "B/op")
-		live, ok2 := r.median(buildName(100000, "hush"), "live-B/pattern")
-		if ok1 {
-			t.measured = mib(alloc) + " MiB allocated"
-			if ok2 {
-				t.measured += fmt.Sprintf(", %s MiB live", mib(live*100000))
-			}
-			t.met = verdict(alloc < 64<<20)
+		v, ok := r.median(name, "allocs/op")
+		if !ok {
+			continue
 		}
-		out = append(out, t)
+		if !seen || v > worst {
+			worst, where = v, strings.TrimPrefix(name, "BenchmarkRedactWrite/")
+		}
+		seen = true
 	}
+	if seen {
+		t.measured = fmt.Sprintf("max %.0f allocs/op", worst)
+		if worst > 0 {
+			t.measured += " (" + where + ")"
+		}
+		t.met = verdict(worst == 0)
+	}
+	return t
+}
 
-	// Add one to 100,000: well under a millisecond amortised, including the
-	// next Write's pick-up of the grown set.
-	{
-		t := target{what: "grow 100,000 secrets by one: well under 1 ms amortised (checked as Add + next 4 KiB Write - Write alone < 0.1 ms)", measured: "—"}
-		aw, ok1 := r.median(addName("add+write"), r.opTime())
-		wr, ok2 := r.median(writeName("long", 100000, "hush", 4096, "none"), r.opTime())
-		add, ok3 := r.median(addName("add"), r.opTime())
-		if ok1 && ok2 {
-			t.measured = fmt.Sprintf("%.1f µs (Add alone %s)", (aw-wr)/1e3, func() string {
-				if ok3 {
-					return fmt.Sprintf("%.1f µs", add/1e3)
+// buildTimeTarget: build 100,000 secrets in under 150 ms. The build is New
+// + AddAll, as the peers are built by their constructors; one Add per
+// secret is shown beside it.
+func buildTimeTarget(r *results) target {
+	t := target{what: "build 100,000 secrets in under 150 ms (New + AddAll)", measured: "—"}
+	if v, ok := r.median(buildName(100000, "hush"), r.opTime()); ok {
+		t.measured, t.met = ms(v)+" ms", verdict(v < 150e6)
+		if a, ok := r.median(buildName(100000, "hush-add"), r.opTime()); ok {
+			t.measured += fmt.Sprintf(" (one Add each: %s ms)", ms(a))
+		}
+	}
+	return t
+}
+
+// buildMemoryTarget: build 100,000 secrets in under 64 MiB.
+func buildMemoryTarget(r *results) target {
+	t := target{what: "build 100,000 secrets in under 64 MiB (New + AddAll; bytes allocated by the build, live heap shown too)", measured: "—"}
+	alloc, ok1 := r.median(buildName(100000, "hush"), "B/op")
+	live, ok2 := r.median(buildName(100000, "hush"), "live-B/pattern")
+	if ok1 {
+		t.measured = mib(alloc) + " MiB allocated"
+		if ok2 {
+			t.measured += fmt.Sprintf(", %s MiB live", mib(live*100000))
+		}
+		t.met = verdict(alloc < 64<<20)
+	}
+	return t
+}
+
+// growTarget: adding one to 100,000 secrets costs well under a millisecond
+// amortised, including the next Write's pick-up of the grown set.
+func growTarget(r *results) target {
+	t := target{what: "grow 100,000 secrets by one: well under 1 ms amortised (checked as Add + next 4 KiB Write - Write alone < 0.1 ms)", measured: "—"}
+	aw, ok1 := r.median(addName("add+write"), r.opTime())
+	wr, ok2 := r.median(writeName("long", 100000, "hush", 4096, "none"), r.opTime())
+	add, ok3 := r.median(addName("add"), r.opTime())
+	if ok1 && ok2 {
+		t.measured = fmt.Sprintf("%.1f µs (Add alone %s)", (aw-wr)/1e3, func() string {
+			if ok3 {
+				return fmt.Sprintf("%.1f µs", add/1e3)
+			}
+			return "—"
+		}())
+		t.met = verdict(aw-wr < 100e3)
+	}
+	return t
+}
+
+// shortTarget: short secrets are correct (each benchmark checks its exact
+// output before timing and fails otherwise) and reported in their own table.
+func shortTarget(r *results) target {
+	t := target{what: "short secrets (8-15 bytes) stay correct and are reported separately", measured: "—"}
+	rows := 0
+	for _, n := range shortSizes {
+		for _, ws := range writeSizes {
+			for _, in := range inputs {
+				if _, ok := r.runs[writeName("short", n, "hush", ws, in)]; ok {
+					rows++
 				}
-				return "—"
-			}())
-			t.met = verdict(aw-wr < 100e3)
+			}
 		}
-		out = append(out, t)
 	}
-
-	// Short secrets: correct (each benchmark checks its exact output before
-	// timing and fails otherwise) and reported in their own table.
-	{
-		t := target{what: "short secrets (8-15 bytes) stay correct and are reported separately", measured: "—"}
-		rows := 0
+	if rows > 0 {
+		worst := math.Inf(1)
 		for _, n := range shortSizes {
-			for _, ws := range writeSizes {
-				for _, in := range inputs {
-					if _, ok := r.runs[writeName("short", n, "hush", ws, in)]; ok {
-						rows++
-					}
-				}
+			if v, ok := r.median(writeName("short", n, "hush", 4096, "none"), r.speed()); ok {
+				worst = min(worst, v)
 			}
 		}
-		if rows > 0 {
-			worst := math.Inf(1)
-			for _, n := range shortSizes {
-				if v, ok := r.median(writeName("short", n, "hush", 4096, "none"), r.speed()); ok {
-					worst = min(worst, v)
-				}
-			}
-			t.measured = fmt.Sprintf("%d rows, output verified before timing; slowest 4 KiB no-match row %s MB/s", rows, mbps(worst))
-			t.met = verdict(len(r.failed) == 0)
-		}
-		out = append(out, t)
+		t.measured = fmt.Sprintf("%d rows, output verified before timing; slowest 4 KiB no-match row %s MB/s", rows, mbps(worst))
+		t.met = verdict(len(r.failed) == 0)
 	}
-	return out
+	return t
 }
 
 // atLeast checks a minimum speed of one benchmark.

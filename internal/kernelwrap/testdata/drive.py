@@ -144,6 +144,7 @@ def scenario_leak(d):
              ename=reply["content"].get("ename", ""))
     msgs, reply = d.run("x = input('give ' + v + ': '); print('got', x)", stdin_reply="fine")
     fact(cell="input", reply=reply["content"]["status"], stream=stream_text(msgs))
+    fact(beating=d.kc.hb_channel.is_beating())
     d.km.shutdown_kernel(now=False)
 
 

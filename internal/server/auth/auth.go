@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,7 +28,7 @@ import (
 // server and hold MANAGE on every scope.
 const (
 	GroupUsers  = "users"
-	GroupAdmins = "admins"
+	GroupAdmins = store.AdminGroup
 )
 
 // TokenPrefix starts every token hush issues, as on Databricks.
@@ -51,28 +52,35 @@ func NewToken() (string, error) {
 	return TokenPrefix + hex.EncodeToString(b), nil
 }
 
+// TokenFormatRule says what a token hush accepts as a bootstrap token
+// looks like, for help texts and errors.
+const TokenFormatRule = `a token is "dapi" followed by 32 to 64 lower-case hex digits (0-9, a-f), optionally with "-" and digits at the end, like dapi0123456789abcdef0123456789abcdef`
+
 // ValidateTokenFormat checks that tok looks like a PAT hush accepts as a
-// bootstrap token: "dapi", 32 to 64 lower-case hex digits, and optionally a
-// Databricks-style "-N" suffix. The error never repeats the token.
+// bootstrap token (see TokenFormatRule): "dapi", 32 to 64 lower-case hex
+// digits, and optionally a Databricks-style "-N" ending. The error states
+// the rule and what is wrong, and never repeats the token.
 func ValidateTokenFormat(tok string) error {
+	bad := func(problem string) error { return fmt.Errorf("%s; this one %s", TokenFormatRule, problem) }
 	rest, ok := strings.CutPrefix(tok, TokenPrefix)
 	if !ok {
-		return errors.New(`token must start with "dapi"`)
+		return bad(`does not start with "dapi"`)
 	}
-	if i := strings.IndexByte(rest, '-'); i >= 0 {
-		suffix := rest[i+1:]
-		rest = rest[:i]
-		if suffix == "" || strings.Trim(suffix, "0123456789") != "" {
-			return errors.New(`token suffix after "-" must be digits`)
-		}
+	n := 0
+	for n < len(rest) && strings.IndexByte("0123456789abcdef", rest[n]) >= 0 {
+		n++
 	}
-	if len(rest) < 32 || len(rest) > 64 {
-		return fmt.Errorf(`token must have 32 to 64 hex digits after "dapi", got %d characters`, len(rest))
+	hexDigits, tail := rest[:n], rest[n:]
+	if len(hexDigits) < 32 || len(hexDigits) > 64 {
+		return bad(fmt.Sprintf(`has %d lower-case hex digits after "dapi"`, len(hexDigits)))
 	}
-	if strings.Trim(rest, "0123456789abcdef") != "" {
-		return errors.New(`token must have only lower-case hex digits after "dapi"`)
+	if tail == "" {
+		return nil
 	}
-	return nil
+	if digits, ok := strings.CutPrefix(tail, "-"); ok && digits != "" && strings.Trim(digits, "0123456789") == "" {
+		return nil
+	}
+	return bad("has other characters after the hex digits")
 }
 
 // HashToken returns the SHA-256 of a token value, the only form in which a
@@ -146,6 +154,33 @@ func BearerToken(header string) string {
 		return ""
 	}
 	return strings.TrimSpace(tok)
+}
+
+// BasicUser is the only user name hush accepts with HTTP Basic
+// authentication, as Databricks does: the password is then a PAT.
+const BasicUser = "token"
+
+// HeaderToken extracts the token from an Authorization header value:
+// "Bearer <token>", or HTTP Basic with the user name BasicUser and the token
+// as the password (what curl -n with a .netrc, or curl -u token:$PAT,
+// sends; Databricks has always accepted it). It returns "" when there is none.
+func HeaderToken(header string) string {
+	if tok := BearerToken(header); tok != "" {
+		return tok
+	}
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return ""
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return ""
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok || user != BasicUser {
+		return ""
+	}
+	return pass
 }
 
 // Authenticate returns the identity owning tok. Unknown, expired or revoked

@@ -11,14 +11,42 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/hush-secrets/hush/internal/atomicfile"
 )
 
-// MasterKeyEnv is the environment variable that holds the master key.
-const MasterKeyEnv = "HUSH_MASTER_KEY"
-
 // MasterKeyFile is the name of the key file in the data directory, used when
-// MasterKeyEnv is not set.
+// no key is given as a value.
 const MasterKeyFile = "master.key"
+
+// MasterKeyConfig says where the master key is: given as text in Value
+// (hush serve takes it from HUSH_MASTER_KEY), or else kept in the key file
+// Dir/master.key. Its methods create, load, rotate and recover the key;
+// the package never reads the environment itself.
+type MasterKeyConfig struct {
+	// Value is the key as text (see ParseMasterKey). When it is not blank
+	// it is the key, and no key file is read or written.
+	Value string
+	// ValueName names where Value comes from (hush serve:
+	// "HUSH_MASTER_KEY"), for messages, sources and warnings; default
+	// "the master key value".
+	ValueName string
+	// Dir is the data directory that holds the key file when Value is blank.
+	Dir string
+}
+
+// usesValue reports whether the key is Value rather than the key file.
+func (c MasterKeyConfig) usesValue() bool { return strings.TrimSpace(c.Value) != "" }
+
+func (c MasterKeyConfig) valueName() string {
+	if c.ValueName == "" {
+		return "the master key value"
+	}
+	return c.ValueName
+}
+
+// KeyPath is the path of the key file: Dir/master.key.
+func (c MasterKeyConfig) KeyPath() string { return filepath.Join(c.Dir, MasterKeyFile) }
 
 // GenerateMasterKey returns a new random master key.
 func GenerateMasterKey() ([]byte, error) {
@@ -54,22 +82,18 @@ func ParseMasterKey(text string) ([]byte, error) {
 	return nil, fmt.Errorf("master key must be %d random bytes written as 64 hex digits or as base64 (e.g. `openssl rand -base64 32`); the value given (%d characters) is neither", KeySize, len(s))
 }
 
-// LoadMasterKey finds the master key: envValue (the value of
-// HUSH_MASTER_KEY, passed by the caller) when it is not empty, otherwise the
-// key file dataDir/master.key, which is created with a random key and mode
-// 0600 if it does not exist yet. A key file readable by group or others is
+// Load finds the master key for hush serve: Value when it is not blank,
+// otherwise the key file, which is created with a random key and mode 0600
+// if it does not exist yet. A key file readable by group or others is
 // refused. source says where the key came from (for a log line); warning is
 // non-empty when the key sits beside the data it protects, which the caller
-// should log. Neither ever contains the key.
-func LoadMasterKey(envValue, dataDir string) (key []byte, source, warning string, err error) {
-	if strings.TrimSpace(envValue) != "" {
-		k, err := ParseMasterKey(envValue)
-		if err != nil {
-			return nil, "", "", fmt.Errorf("%s: %w", MasterKeyEnv, err)
-		}
-		return k, MasterKeyEnv, "", nil
+// should log. Neither ever contains the key, nor does an error.
+func (c MasterKeyConfig) Load() (key []byte, source, warning string, err error) {
+	if c.usesValue() {
+		k, err := c.parseValue()
+		return k, c.valueName(), "", err
 	}
-	path := filepath.Join(dataDir, MasterKeyFile)
+	path := c.KeyPath()
 	k, err := readKeyFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		k, err = createKeyFile(path)
@@ -77,25 +101,22 @@ func LoadMasterKey(envValue, dataDir string) (key []byte, source, warning string
 	if err != nil {
 		return nil, "", "", err
 	}
-	warning = fmt.Sprintf("the master key is in %s, beside the data it encrypts: anyone who copies the data directory can decrypt every secret; set %s from a secret manager instead", path, MasterKeyEnv)
+	warning = fmt.Sprintf("the master key is in %s, beside the data it encrypts: anyone who copies the data directory can decrypt every secret; set %s from a secret manager instead", path, c.valueName())
 	return k, "file " + path, warning, nil
 }
 
-// ReadMasterKey is LoadMasterKey without creating anything: for commands
-// such as `hush serve rotate-master-key` that need the existing key. A
-// missing key file gives an error wrapping fs.ErrNotExist.
-func ReadMasterKey(envValue, dataDir string) (key []byte, source string, err error) {
-	if strings.TrimSpace(envValue) != "" {
-		k, err := ParseMasterKey(envValue)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", MasterKeyEnv, err)
-		}
-		return k, MasterKeyEnv, nil
+// Read is Load without creating anything: for `hush serve
+// rotate-master-key`, which needs the existing key. A missing key file
+// gives an error wrapping fs.ErrNotExist.
+func (c MasterKeyConfig) Read() (key []byte, source string, err error) {
+	if c.usesValue() {
+		k, err := c.parseValue()
+		return k, c.valueName(), err
 	}
-	path := filepath.Join(dataDir, MasterKeyFile)
+	path := c.KeyPath()
 	k, err := readKeyFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "", fmt.Errorf("no master key: %s is not set and %s does not exist: %w", MasterKeyEnv, path, err)
+		return nil, "", fmt.Errorf("no master key: %s is not set and %s does not exist: %w", c.valueName(), path, err)
 	}
 	if err != nil {
 		return nil, "", err
@@ -103,21 +124,24 @@ func ReadMasterKey(envValue, dataDir string) (key []byte, source string, err err
 	return k, "file " + path, nil
 }
 
+func (c MasterKeyConfig) parseValue() ([]byte, error) {
+	k, err := ParseMasterKey(c.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.valueName(), err)
+	}
+	return k, nil
+}
+
 // WriteMasterKeyFile replaces (or creates) the key file at path with key,
-// atomically and with mode 0600, for `hush serve rotate-master-key`.
+// atomically, durably and with mode 0600 (see package atomicfile).
 func WriteMasterKeyFile(path string, key []byte) error {
 	if err := checkKey("master key", key); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(path, key)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, []byte(EncodeMasterKey(key)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write master key file: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 func readKeyFile(path string) ([]byte, error) {
@@ -144,7 +168,7 @@ func readKeyFile(path string) ([]byte, error) {
 
 // createKeyFile writes a new random key to path unless another process got
 // there first, in which case it reads that one: the file appears complete or
-// not at all (written aside, then hard-linked into place).
+// not at all (see atomicfile.Create).
 func createKeyFile(path string) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
@@ -153,61 +177,12 @@ func createKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := writeTemp(path, k)
-	if err != nil {
-		return nil, err
+	err = atomicfile.Create(path, []byte(EncodeMasterKey(k)+"\n"), 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return readKeyFile(path)
 	}
-	defer os.Remove(tmp)
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return readKeyFile(path)
-		}
+	if err != nil {
 		return nil, fmt.Errorf("create master key file: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return nil, err
-	}
 	return k, nil
-}
-
-func writeTemp(path string, key []byte) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return "", fmt.Errorf("write master key file: %w", err)
-	}
-	name := f.Name()
-	fail := func(err error) (string, error) {
-		f.Close()
-		os.Remove(name)
-		return "", fmt.Errorf("write master key file: %w", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	if _, err := f.WriteString(EncodeMasterKey(key) + "\n"); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(name)
-		return "", fmt.Errorf("write master key file: %w", err)
-	}
-	return name, nil
-}
-
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }

@@ -11,6 +11,11 @@
 // Each sealed value binds its scope (canonical, secrets.ScopeKey) and key as
 // associated data, so a ciphertext copied to another scope or key, or altered
 // in any byte, fails to open.
+//
+// MasterKeyConfig owns the master key's life outside the store: it takes
+// the key as a value or keeps it in a 0600 key file beside the data
+// (created on first use), rotates it (Rewrap plus a crash-safe replacement
+// of the key file) and finishes a rotation that was cut short.
 package seal
 
 import (

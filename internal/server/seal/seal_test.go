@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hush-secrets/hush/redact/redacttest"
 )
 
 // memMeta is an in-memory MetaStore; InitMeta is atomic under mu.
@@ -83,7 +85,7 @@ func TestRoundTrip(t *testing.T) {
 		if sealed[0] != valueV1 {
 			t.Fatalf("version byte = %d", sealed[0])
 		}
-		if len(pt) >= 4 && bytes.Contains(sealed, pt) {
+		if len(pt) >= 4 && !redacttest.AssertNoSecret(t, sealed, pt) {
 			t.Fatal("sealed value contains the plaintext")
 		}
 		got, err := s.Open("Scope", "key", sealed)
@@ -149,8 +151,8 @@ func TestErrorsDoNotContainValue(t *testing.T) {
 	value := []byte("do-not-print-me-123")
 	sealed, _ := s.Seal("s", "k", value)
 	_, err := s.Open("s", "other", sealed)
-	if err == nil || strings.Contains(err.Error(), string(value)) {
-		t.Fatalf("err = %v", err)
+	if err == nil || !redacttest.AssertNoSecret(t, []byte(err.Error()), value) {
+		t.Fatal("no error, or one that quotes the value")
 	}
 }
 
@@ -268,40 +270,48 @@ func TestParseMasterKey(t *testing.T) {
 			t.Errorf("ParseMasterKey(%q) accepted", text)
 			continue
 		}
-		if text != "" && strings.Contains(err.Error(), text) {
-			t.Errorf("error echoes the value: %v", err)
-		}
+		redacttest.AssertNoSecret(t, []byte(err.Error()), []byte(text))
 	}
+}
+
+// valueName is the ValueName the tests give, as hush serve does.
+const valueName = "HUSH_MASTER_KEY"
+
+func keyConfig(value, dir string) MasterKeyConfig {
+	return MasterKeyConfig{Value: value, ValueName: valueName, Dir: dir}
 }
 
 func TestLoadMasterKeyFromEnv(t *testing.T) {
 	dir := t.TempDir()
 	k := mustKey(t)
-	got, source, warning, err := LoadMasterKey(EncodeMasterKey(k), dir)
-	if err != nil || !bytes.Equal(got, k) || source != MasterKeyEnv || warning != "" {
+	got, source, warning, err := keyConfig(EncodeMasterKey(k), dir).Load()
+	if err != nil || !bytes.Equal(got, k) || source != valueName || warning != "" {
 		t.Fatalf("got %x, %q, %q, %v", got, source, warning, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, MasterKeyFile)); !os.IsNotExist(err) {
 		t.Fatalf("a key file was created although the env var was set: %v", err)
 	}
-	_, _, _, err = LoadMasterKey("not-a-key-value", dir)
-	if err == nil || !strings.Contains(err.Error(), MasterKeyEnv) || strings.Contains(err.Error(), "not-a-key-value") {
+	_, _, _, err = keyConfig("not-a-key-value", dir).Load()
+	if err == nil || !redacttest.AssertNoSecret(t, []byte(err.Error()), []byte("not-a-key-value")) {
+		t.Fatal("bad env value: no error, or one that quotes the value")
+	}
+	if !strings.Contains(err.Error(), valueName) {
 		t.Fatalf("bad env value: %v", err)
 	}
 }
 
 func TestLoadMasterKeyFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	k1, source, warning, err := LoadMasterKey("", dir)
+	k1, source, warning, err := keyConfig("", dir).Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, MasterKeyFile)
-	if !strings.Contains(source, path) || !strings.Contains(warning, path) {
-		t.Fatalf("source %q warning %q", source, warning)
-	}
-	if strings.Contains(warning, EncodeMasterKey(k1)) || strings.Contains(source, EncodeMasterKey(k1)) {
+	if !redacttest.AssertNoSecretIn(t, map[string][]byte{"source": []byte(source), "warning": []byte(warning)}, k1, []byte(EncodeMasterKey(k1))) {
 		t.Fatal("key in source or warning")
+	}
+	if !strings.Contains(source, path) || !strings.Contains(warning, path) || !strings.Contains(warning, valueName) {
+		t.Fatalf("source %q warning %q", source, warning)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -310,7 +320,7 @@ func TestLoadMasterKeyFile(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %o, want 0600", fi.Mode().Perm())
 	}
-	k2, _, _, err := LoadMasterKey("", dir)
+	k2, _, _, err := keyConfig("", dir).Load()
 	if err != nil || !bytes.Equal(k1, k2) {
 		t.Fatalf("second load gave another key: %v", err)
 	}
@@ -319,7 +329,7 @@ func TestLoadMasterKeyFile(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := LoadMasterKey("", dir); err == nil || !strings.Contains(err.Error(), "0644") {
+	if _, _, _, err := keyConfig("", dir).Load(); err == nil || !strings.Contains(err.Error(), "0644") {
 		t.Fatalf("0644 key file: %v", err)
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
@@ -331,15 +341,15 @@ func TestLoadMasterKeyFile(t *testing.T) {
 	if err := WriteMasterKeyFile(path, k3); err != nil {
 		t.Fatal(err)
 	}
-	got, _, _, err := LoadMasterKey("", dir)
+	got, _, _, err := keyConfig("", dir).Load()
 	if err != nil || !bytes.Equal(got, k3) {
 		t.Fatalf("after WriteMasterKeyFile: %v", err)
 	}
 	if err := os.WriteFile(path, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := LoadMasterKey("", dir); err == nil || strings.Contains(err.Error(), "garbage") {
-		t.Fatalf("garbage key file: %v", err)
+	if _, _, _, err := keyConfig("", dir).Load(); err == nil || !redacttest.AssertNoSecret(t, []byte(err.Error()), []byte("garbage")) {
+		t.Fatal("garbage key file: no error, or one that quotes the file")
 	}
 }
 
@@ -352,7 +362,7 @@ func TestLoadMasterKeyFileRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k, _, _, err := LoadMasterKey("", dir)
+			k, _, _, err := keyConfig("", dir).Load()
 			if err != nil {
 				t.Error(err)
 			}
@@ -402,27 +412,27 @@ func FuzzOpen(f *testing.F) {
 
 func TestReadMasterKeyNeverCreates(t *testing.T) {
 	dir := t.TempDir()
-	_, _, err := ReadMasterKey("", dir)
-	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), MasterKeyEnv) {
+	_, _, err := keyConfig("", dir).Read()
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), valueName) {
 		t.Fatalf("err = %v", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("ReadMasterKey created %v", entries)
 	}
-	k, _, _, err := LoadMasterKey("", dir)
+	k, _, _, err := keyConfig("", dir).Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, source, err := ReadMasterKey("", dir)
+	got, source, err := keyConfig("", dir).Read()
 	if err != nil || !bytes.Equal(got, k) || !strings.Contains(source, MasterKeyFile) {
 		t.Fatalf("ReadMasterKey = %q, %v", source, err)
 	}
 	k2 := mustKey(t)
-	got, source, err = ReadMasterKey(hex.EncodeToString(k2), dir)
-	if err != nil || !bytes.Equal(got, k2) || source != MasterKeyEnv {
+	got, source, err = keyConfig(hex.EncodeToString(k2), dir).Read()
+	if err != nil || !bytes.Equal(got, k2) || source != valueName {
 		t.Fatalf("ReadMasterKey from env = %q, %v", source, err)
 	}
-	if _, _, err := ReadMasterKey("nonsense", dir); err == nil {
+	if _, _, err := keyConfig("nonsense", dir).Read(); err == nil {
 		t.Fatal("bad env value accepted")
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -173,11 +172,8 @@ func (s *Server) CreateGroup(t testing.TB, name string, userNames ...string) sto
 func (s *Server) addToGroup(t testing.TB, name, userID string) {
 	t.Helper()
 	g := s.CreateGroup(t, name)
-	if slices.Contains(g.Members, userID) {
-		return
-	}
-	g.Members = append(g.Members, userID)
-	if err := s.Store.UpdateGroup(context.Background(), g); err != nil {
+	_, err := s.Store.EditGroup(context.Background(), g.ID, func(g *store.Group) error { g.AddMembers(userID); return nil })
+	if err != nil {
 		t.Fatalf("servertest: add member to %s: %v", name, err)
 	}
 }

@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/hush-secrets/hush/internal/secrets"
@@ -26,7 +27,21 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrLimit: the write would exceed the limit passed to it.
 	ErrLimit = errors.New("limit exceeded")
+	// ErrLastAdmin: the write would leave the group AdminGroup, which had
+	// an active member, without one, and so nobody could administer the
+	// server again. Every identity write checks it in its transaction.
+	ErrLastAdmin = errors.New("the admins group would be left without an active member")
+	// ErrNoPrincipal: GrantACL names no user, service principal or group.
+	ErrNoPrincipal = errors.New("no such principal")
 )
+
+// AllUsersGroup is the built-in group every user is implicitly in; it is
+// never stored, but ACLs may name it.
+const AllUsersGroup = "users"
+
+// AdminGroup is the name of the built-in group whose members administer the
+// server. The stores keep it from losing its last active member (ErrLastAdmin).
+const AdminGroup = "admins"
 
 // Store is everything hush serve persists.
 type Store interface {
@@ -80,6 +95,12 @@ type Scopes interface {
 
 	// PutACL creates or overwrites the principal's ACL on the scope (ErrNotFound: no scope).
 	PutACL(ctx context.Context, scope string, acl secrets.ACL) error
+	// GrantACL is PutACL for a principal that must exist: unless
+	// acl.Principal is AllUsersGroup or AdminGroup, it fails with
+	// ErrNoPrincipal when no user or group has that name, checked in the
+	// write's transaction, so an ACL is never granted to a principal being
+	// deleted at the same time (and then inherited by a namesake).
+	GrantACL(ctx context.Context, scope string, acl secrets.ACL) error
 	// GetACL returns the principal's ACL, or ErrNotFound for a missing scope or ACL.
 	GetACL(ctx context.Context, scope, principal string) (secrets.ACL, error)
 	// ListACLs returns the scope's ACLs ordered by principal (ErrNotFound: no scope).
@@ -96,6 +117,10 @@ type User struct {
 	DisplayName string
 	Active      bool
 	CreatedAt   time.Time
+	// ServicePrincipal marks a service principal (SCIM ServicePrincipals):
+	// its UserName is its application ID, a UUID, which is also the name
+	// its ACLs and on-behalf-of tokens use, as on Databricks.
+	ServicePrincipal bool
 }
 
 // Group is a named set of users. Members holds user IDs.
@@ -107,20 +132,38 @@ type Group struct {
 }
 
 // Identities keeps users and groups.
+//
+// User and group names share one namespace, since both are ACL principals:
+// creating or renaming a user to a group's name, or a group to a user's,
+// fails with ErrExists. Every write that would take the group AdminGroup
+// from at least one active member to none fails with ErrLastAdmin.
+// Writes that change a user or group from its current state go through
+// EditUser and EditGroup, which read, change and write in one transaction,
+// so concurrent changes never undo each other.
 type Identities interface {
-	// CreateUser stores u; ErrExists if u.ID or u.UserName is taken.
+	// CreateUser stores u; ErrExists if u.ID or u.UserName is taken (by a
+	// user or a group).
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByName(ctx context.Context, userName string) (User, error)
 	// ListUsers returns every user ordered by user name.
 	ListUsers(ctx context.Context) ([]User, error)
 	// UpdateUser overwrites the user with u.ID (ErrNotFound, or ErrExists if
-	// the new user name is taken by another user).
+	// the new user name is taken by another user or a group).
 	UpdateUser(ctx context.Context, u User) error
-	// DeleteUser removes the user, its tokens and its group memberships, atomically.
-	DeleteUser(ctx context.Context, id string) error
+	// EditUser applies edit to the user with id as stored, and stores the
+	// result, in one transaction; it returns the user as stored. edit must
+	// only change its argument (it runs inside the store's transaction and
+	// may run more than once); its error aborts the write and is returned
+	// wrapped. Errors as UpdateUser's.
+	EditUser(ctx context.Context, id string, edit func(u *User) error) (User, error)
+	// DeleteUser removes the user, its tokens, its group memberships and
+	// the ACLs naming its user name, atomically, and returns how many ACLs
+	// it removed.
+	DeleteUser(ctx context.Context, id string) (aclsDeleted int, err error)
 
-	// CreateGroup stores g; ErrExists if g.ID or g.DisplayName is taken.
+	// CreateGroup stores g; ErrExists if g.ID or g.DisplayName is taken (by
+	// a group or a user).
 	CreateGroup(ctx context.Context, g Group) error
 	GetGroup(ctx context.Context, id string) (Group, error)
 	GetGroupByName(ctx context.Context, displayName string) (Group, error)
@@ -128,8 +171,13 @@ type Identities interface {
 	ListGroups(ctx context.Context) ([]Group, error)
 	// UpdateGroup overwrites the group with g.ID (name and members).
 	UpdateGroup(ctx context.Context, g Group) error
-	// DeleteGroup removes the group (ACLs naming it stay, as on Databricks).
-	DeleteGroup(ctx context.Context, id string) error
+	// EditGroup applies edit to the group with id as stored, and stores the
+	// result, in one transaction; it returns the group as stored. As with
+	// EditUser, edit must only change its argument. Errors as UpdateGroup's.
+	EditGroup(ctx context.Context, id string, edit func(g *Group) error) (Group, error)
+	// DeleteGroup removes the group and the ACLs naming it, atomically, and
+	// returns how many ACLs it removed.
+	DeleteGroup(ctx context.Context, id string) (aclsDeleted int, err error)
 	// GroupsOf returns the groups that list userID as a member.
 	GroupsOf(ctx context.Context, userID string) ([]Group, error)
 }
@@ -151,6 +199,10 @@ type Token struct {
 type Tokens interface {
 	// CreateToken stores t; ErrExists if its ID or hash is taken.
 	CreateToken(ctx context.Context, t Token) error
+	// CreateTokenLimit is CreateToken, refusing with ErrLimit when t's user
+	// holds maxPerUser unexpired tokens already (unexpired at t.CreatedAt;
+	// maxPerUser <= 0: no limit). Two replicas racing must not exceed it.
+	CreateTokenLimit(ctx context.Context, t Token, maxPerUser int) error
 	// TokenByHash returns the token whose hash is hash, or ErrNotFound.
 	// Implementations look it up by index; callers compare in constant time.
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
@@ -172,6 +224,9 @@ type Event struct {
 	Remote    string // client address
 	Allowed   bool
 	ErrorCode string // the API error code when not allowed or failed
+	// Detail says more about what an allowed action did, such as how many
+	// ACLs deleting a user removed ("" for most actions).
+	Detail string
 }
 
 // AuditFilter selects events; zero fields select everything.
@@ -181,6 +236,9 @@ type AuditFilter struct {
 	Since time.Time
 	// Limit caps the number of events returned, newest last (0: no cap).
 	Limit int
+	// Oldest makes Limit select the oldest Limit events rather than the
+	// newest, so that a reader can page forward through the log.
+	Oldest bool
 }
 
 // Audit is the append-only audit log.
@@ -191,8 +249,12 @@ type Audit interface {
 	// concurrent requests through it (group commit), so a burst of requests
 	// costs one commit.
 	AppendEvents(ctx context.Context, events []Event) error
-	// ListEvents returns matching events in time order; with Limit, the newest Limit of them.
+	// ListEvents returns matching events in time order; with Limit, the
+	// newest Limit of them (the oldest with Oldest).
 	ListEvents(ctx context.Context, f AuditFilter) ([]Event, error)
+	// PruneEvents deletes the events older than before (audit retention)
+	// and returns how many it deleted.
+	PruneEvents(ctx context.Context, before time.Time) (int, error)
 }
 
 // Meta keeps small named blobs of server state, such as the wrapped data key.
@@ -204,4 +266,20 @@ type Meta interface {
 	GetMeta(ctx context.Context, name string) ([]byte, error)
 	// PutMeta overwrites the value (used to re-wrap the data key).
 	PutMeta(ctx context.Context, name string, value []byte) error
+}
+
+// AddMembers adds the user IDs that are not members yet, in order; for use
+// in an EditGroup edit.
+func (g *Group) AddMembers(ids ...string) {
+	for _, id := range ids {
+		if !slices.Contains(g.Members, id) {
+			g.Members = append(g.Members, id)
+		}
+	}
+}
+
+// RemoveMembers removes the user IDs from the members; for use in an
+// EditGroup edit.
+func (g *Group) RemoveMembers(ids ...string) {
+	g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return slices.Contains(ids, m) })
 }

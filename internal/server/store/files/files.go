@@ -33,6 +33,10 @@ import (
 // ErrEscapesRoot means a scope path or key resolves outside the files root.
 var ErrEscapesRoot = errors.New("resolves outside the files root")
 
+// ErrTooLarge means a key's file is larger than secrets.MaxValueBytes, the
+// limit of a secret value; it is not read.
+var ErrTooLarge = errors.New("larger than the secret value limit")
+
 // CheckDir verifies that rel names a directory under root, for the server
 // to call when a files scope is created. Errors wrap store.ErrNotFound (no
 // such directory) or ErrEscapesRoot.
@@ -123,7 +127,7 @@ func Read(root, rel, key string) ([]byte, error) {
 		return nil, fmt.Errorf("files scope %q: key %q: read: %w", rel, key, err)
 	}
 	if len(b) > secrets.MaxValueBytes {
-		return nil, fmt.Errorf("files scope %q: key %q is larger than the %d-byte value limit", rel, key, secrets.MaxValueBytes)
+		return nil, fmt.Errorf("files scope %q: key %q is %w of %d bytes", rel, key, ErrTooLarge, secrets.MaxValueBytes)
 	}
 	return b, nil
 }

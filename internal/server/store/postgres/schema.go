@@ -79,6 +79,12 @@ CREATE TABLE meta (
 	value bytea NOT NULL
 );
 `,
+	// 2: service principals are users with a flag; audit events say more
+	// about what an action did (such as the ACLs a deletion removed).
+	`
+ALTER TABLE users ADD COLUMN service_principal boolean NOT NULL DEFAULT false;
+ALTER TABLE audit_events ADD COLUMN detail text NOT NULL DEFAULT '';
+`,
 }
 
 // SchemaVersion returns the schema version this code writes and expects.
