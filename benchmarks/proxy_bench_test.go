@@ -186,7 +186,8 @@ func BenchmarkProxyLatency(b *testing.B) {
 // BenchmarkProxyJupyterStream runs a cell printing 100,000 short lines
 // (one flush each, so one stream message each) on a real jupyter_server,
 // once straight and once through hush proxy with 1,000 secrets registered,
-// and reports messages per second of each and their ratio.
+// and reports stream messages per second of each, counted up to the last
+// line, and their ratio.
 func BenchmarkProxyJupyterStream(b *testing.B) {
 	const py = "/usr/bin/python3"
 	jbin, err := exec.LookPath("jupyter-server")
@@ -257,7 +258,7 @@ func BenchmarkProxyJupyterStream(b *testing.B) {
 		lines = v // a quick check of the benchmark itself
 	}
 	code := fmt.Sprintf("for i in range(%d):\n    print('line', i, flush=True)", lines)
-	cell := func(base, code string) (msgs int, d time.Duration) {
+	cell := func(base, code, last string) (msgs, nlines int, d time.Duration) {
 		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/api/kernels/"+k.ID+"/channels?token="+token, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -274,11 +275,18 @@ func BenchmarkProxyJupyterStream(b *testing.B) {
 			b.Fatal(err)
 		}
 		start := time.Now()
+		lastAt := start
 		if err := c.WriteMessage(websocket.TextMessage, fr.Data); err != nil {
 			b.Fatal(err)
 		}
+		replied := false
 		for {
 			typ, data, err := c.ReadMessage()
+			if err != nil && replied {
+				// jupyter_server dropped the last lines at its iopub
+				// high-water mark: time to the last one that came.
+				return msgs, nlines, lastAt.Sub(start)
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -286,24 +294,37 @@ func BenchmarkProxyJupyterStream(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if m.ParentID() != id {
+			if m.ParentID() == id && m.Type() == "execute_reply" {
+				replied = true
+				c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			}
+			if m.ParentID() != id || m.Type() != "stream" {
 				continue
 			}
+			// Count stream messages up to the last line (jupyter_server may
+			// drop the idle status of such a cell, and lines, at its iopub
+			// high-water mark), or to 3 s of silence after the reply.
 			msgs++
-			if m.Type() == "status" && bytes.Contains(m.Content, []byte(`"idle"`)) {
-				return msgs, time.Since(start)
+			nlines += bytes.Count(m.Content, []byte(`\n`))
+			lastAt = time.Now()
+			if replied {
+				c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			}
+			if bytes.Contains(m.Content, []byte(last)) {
+				return msgs, nlines, lastAt.Sub(start)
 			}
 		}
 	}
-	cell(jurl, "for i in range(1000):\n    print('line', i, flush=True)") // warm the kernel up
-	var dMsgs, pMsgs int
+	cell(jurl, "for i in range(1000):\n    print('line', i, flush=True)", `line 999\n"`) // warm the kernel up
+	last := fmt.Sprintf(`line %d\n"`, lines-1)
+	var dMsgs, pMsgs, dLines, pLines int
 	var dDur, pDur time.Duration
 	b.ResetTimer()
 	for b.Loop() {
-		n, d := cell(jurl, code)
-		dMsgs, dDur = dMsgs+n, dDur+d
-		n, d = cell(px.URL, code)
-		pMsgs, pDur = pMsgs+n, pDur+d
+		n, l, d := cell(jurl, code, last)
+		dMsgs, dLines, dDur = dMsgs+n, dLines+l, dDur+d
+		n, l, d = cell(px.URL, code, last)
+		pMsgs, pLines, pDur = pMsgs+n, pLines+l, pDur+d
 	}
 	b.StopTimer()
 	direct := float64(dMsgs) / dDur.Seconds()
@@ -311,6 +332,8 @@ func BenchmarkProxyJupyterStream(b *testing.B) {
 	b.ReportMetric(direct, "direct-msgs/s")
 	b.ReportMetric(proxied, "proxy-msgs/s")
 	b.ReportMetric(100*proxied/direct, "proxy-%-of-direct")
+	b.ReportMetric(float64(b.N*lines-dLines), "direct-lines-lost")
+	b.ReportMetric(float64(b.N*lines-pLines), "proxy-lines-lost")
 }
 
 func strconvQuote(s string) string {
