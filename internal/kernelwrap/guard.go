@@ -50,9 +50,19 @@ const (
 	// frontWriteTimeout is how long a write to a frontend may block (the
 	// peer reads nothing) before the connection is cut.
 	frontWriteTimeout = 10 * time.Second
+	// maxFrontBacklog bounds the bytes queued for one frontend that reads
+	// too slowly; past it the connection is cut (a single larger message
+	// is still accepted when nothing else is queued).
+	maxFrontBacklog = 64 << 20
+	// closeFlushTimeout bounds how long closing a connection waits for its
+	// queued bytes to be written.
+	closeFlushTimeout = time.Second
 	// zmtpGreetingLen is the length of a ZMTP 3 greeting.
 	zmtpGreetingLen = 64
 )
+
+// errSlowPeer cuts a frontend whose backlog passed maxFrontBacklog.
+var errSlowPeer = errors.New("frontend reads too slowly: its backlog passed the bound, connection cut")
 
 // errFrameTooLarge cuts a connection announcing a frame beyond the bounds.
 var errFrameTooLarge = errors.New("zmtp frame exceeds the size the kernel wrapper accepts")
@@ -187,7 +197,7 @@ func prefetchHandshake(c net.Conn) (net.Conn, error) {
 	if err := c.SetDeadline(time.Time{}); err != nil {
 		return nil, err
 	}
-	return &guardConn{Conn: c, pre: pre.Bytes(), unsent: greeting}, nil
+	return newGuardConn(c, pre.Bytes(), greeting), nil
 }
 
 // readCommand copies one ZMTP command frame of at most
@@ -236,6 +246,23 @@ type guardConn struct {
 	pre    []byte // prefetched greeting and READY, not yet read
 	unsent []byte // the part of our greeting go-zeromq has yet to write
 	frames frameCheck
+
+	// The write side: write queues, writeLoop writes (see write).
+	wmu      sync.Mutex
+	wcond    *sync.Cond // signalled on new bytes, failure and closing
+	wbuf     []byte     // bytes queued, not yet written
+	werr     error      // sticky: the write side failed or was closed
+	wclosing bool       // Close was called: drain, then stop
+	wstarted bool
+	wdone    chan struct{} // closed when writeLoop returns
+}
+
+// newGuardConn returns a guardConn over c that first replays pre to
+// go-zeromq and swallows the greeting (already sent) it writes.
+func newGuardConn(c net.Conn, pre, greeting []byte) *guardConn {
+	gc := &guardConn{Conn: c, pre: pre, unsent: greeting}
+	gc.wcond = sync.NewCond(&gc.wmu)
+	return gc
 }
 
 func (c *guardConn) Read(p []byte) (int, error) {
@@ -271,21 +298,96 @@ func (c *guardConn) Write(p []byte) (int, error) {
 	return k + n, err
 }
 
-// write writes p within frontWriteTimeout. go-zeromq writes to a peer
-// from the goroutine that sends, and the wrapper sends every reply and
-// iopub message from one goroutine: a client that stops reading (its
-// receive queue full) would stall the kernel's output for every frontend.
-// A peer that reads nothing for frontWriteTimeout is cut off instead, as
-// libzmq drops what a full peer cannot take.
+// write queues p for the connection's own writer goroutine and returns at
+// once. go-zeromq writes to a peer from the goroutine that sends: its PUB
+// socket sends each iopub message to every subscriber in turn from one
+// goroutine, and the wrapper sends every reply from one goroutine, so a
+// peer that stops reading would stall the kernel's output for every
+// frontend (and fill go-zeromq's shared queue, which then drops messages
+// for all of them). Here a slow peer only grows its own backlog; libzmq
+// drops what a full peer cannot take, hush cuts the peer instead: when it
+// reads nothing for frontWriteTimeout, or its backlog passes
+// maxFrontBacklog. A cut SUB or DEALER reconnects, as after any network
+// error.
 func (c *guardConn) write(p []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(frontWriteTimeout)); err != nil {
-		return 0, err
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return 0, c.werr
 	}
-	n, err := c.Conn.Write(p)
-	if err != nil {
-		c.Conn.Close() // later writes fail at once, the reader ends
+	if len(c.wbuf) > 0 && len(c.wbuf)+len(p) > maxFrontBacklog {
+		c.werr = errSlowPeer
+		c.wcond.Broadcast()
+		c.Conn.Close() // the blocked writer and the reader end
+		return 0, c.werr
 	}
-	return n, err
+	c.wbuf = append(c.wbuf, p...)
+	if !c.wstarted {
+		c.wstarted = true
+		c.wdone = make(chan struct{})
+		go c.writeLoop()
+	}
+	c.wcond.Signal()
+	return len(p), nil
+}
+
+// writeLoop writes the backlog to the peer, each write within
+// frontWriteTimeout, until the connection fails or is closed.
+func (c *guardConn) writeLoop() {
+	defer close(c.wdone)
+	var spare []byte
+	for {
+		c.wmu.Lock()
+		for len(c.wbuf) == 0 && c.werr == nil && !c.wclosing {
+			c.wcond.Wait()
+		}
+		if c.werr != nil || len(c.wbuf) == 0 { // failed, or closing and drained
+			c.wmu.Unlock()
+			return
+		}
+		out := c.wbuf
+		c.wbuf, spare = spare[:0], nil
+		c.wmu.Unlock()
+
+		err := c.Conn.SetWriteDeadline(time.Now().Add(frontWriteTimeout))
+		if err == nil {
+			_, err = c.Conn.Write(out)
+		}
+		if err != nil {
+			c.wmu.Lock()
+			if c.werr == nil {
+				c.werr = err
+			}
+			c.wmu.Unlock()
+			c.Conn.Close() // later writes fail at once, the reader ends
+			return
+		}
+		spare = out
+	}
+}
+
+// Close writes out what is queued (for at most closeFlushTimeout: a reply
+// to shutdown_request is the last message a frontend gets) and closes the
+// connection.
+func (c *guardConn) Close() error {
+	c.wmu.Lock()
+	c.wclosing = true
+	c.wcond.Broadcast()
+	done := c.wdone
+	c.wmu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(closeFlushTimeout):
+		}
+	}
+	c.wmu.Lock()
+	if c.werr == nil {
+		c.werr = net.ErrClosed
+	}
+	c.wcond.Broadcast()
+	c.wmu.Unlock()
+	return c.Conn.Close()
 }
 
 // frameCheck follows the ZMTP framing of a byte stream (after the
