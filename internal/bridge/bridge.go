@@ -30,6 +30,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/hush-secrets/hush/internal/handout"
 	"github.com/hush-secrets/hush/redact"
 	"github.com/hush-secrets/hush/runtime/dbapi"
@@ -274,21 +276,71 @@ func (b *Bridge) Refresh(ctx context.Context) (LoadStats, error) {
 	return b.load(ctx, false)
 }
 
+// loadConcurrency bounds the values fetched at once by LoadAll and
+// Refresh: one at a time, a kernel with 1,000 readable secrets waited
+// seconds for its preload (each read is audited on the server before it
+// answers); a few in flight hide that latency without flooding the server.
+const loadConcurrency = 8
+
 func (b *Bridge) load(ctx context.Context, all bool) (LoadStats, error) {
 	var st LoadStats
 	scopes, err := b.api.ListScopes(ctx)
 	if err != nil {
 		return st, fmt.Errorf("load secrets: list scopes: %w", err)
 	}
+	var (
+		mu sync.Mutex // guards st from the fetches
+		g  errgroup.Group
+	)
+	g.SetLimit(loadConcurrency)
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fetch := func(scope, key string, updated int64) error {
+		value, err := b.api.GetSecret(gctx, scope, key)
+		if denied(err) {
+			// No READ on this secret, or it was deleted between list and get.
+			mu.Lock()
+			st.Denied++
+			mu.Unlock()
+			return nil
+		}
+		if err != nil {
+			cancel()
+			return fmt.Errorf("load secrets: get %s/%s: %w", scope, key, err)
+		}
+		if err := b.registerValue(scope, key, value, updated); err != nil {
+			cancel()
+			return fmt.Errorf("load secrets: %w", err)
+		}
+		mu.Lock()
+		st.Secrets++
+		mu.Unlock()
+		return nil
+	}
+	listErr := b.listAndFetch(gctx, scopes, all, &st, &mu, &g, fetch)
+	err = g.Wait()
+	if listErr != nil {
+		return st, listErr
+	}
+	return st, err
+}
+
+// listAndFetch lists the secrets of each scope and starts a fetch (on g)
+// of each one that is new or, with all, of every one.
+func (b *Bridge) listAndFetch(ctx context.Context, scopes []dbapi.SecretScope, all bool, st *LoadStats, mu *sync.Mutex, g *errgroup.Group, fetch func(scope, key string, updated int64) error) error {
 	for _, sc := range scopes {
+		mu.Lock()
 		st.Scopes++
+		mu.Unlock()
 		list, err := b.api.ListSecrets(ctx, sc.Name)
 		if denied(err) {
+			mu.Lock()
 			st.Denied++
+			mu.Unlock()
 			continue
 		}
 		if err != nil {
-			return st, fmt.Errorf("load secrets: list scope %s: %w", sc.Name, err)
+			return fmt.Errorf("load secrets: list scope %s: %w", sc.Name, err)
 		}
 		for _, m := range list {
 			b.mu.Lock()
@@ -297,22 +349,11 @@ func (b *Bridge) load(ctx context.Context, all bool) (LoadStats, error) {
 			if !all && seen && prev == m.LastUpdatedTimestamp {
 				continue
 			}
-			value, err := b.api.GetSecret(ctx, sc.Name, m.Key)
-			if denied(err) {
-				// No READ on this secret, or it was deleted between list and get.
-				st.Denied++
-				continue
-			}
-			if err != nil {
-				return st, fmt.Errorf("load secrets: get %s/%s: %w", sc.Name, m.Key, err)
-			}
-			if err := b.registerValue(sc.Name, m.Key, value, m.LastUpdatedTimestamp); err != nil {
-				return st, fmt.Errorf("load secrets: %w", err)
-			}
-			st.Secrets++
+			scope, key, updated := sc.Name, m.Key, m.LastUpdatedTimestamp
+			g.Go(func() error { return fetch(scope, key, updated) })
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // denied reports whether err is an upstream answer that the token may not
