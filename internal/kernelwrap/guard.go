@@ -53,7 +53,10 @@ const (
 	// maxFrontBacklog bounds the bytes queued for one frontend that reads
 	// too slowly; past it the connection is cut (a single larger message
 	// is still accepted when nothing else is queued).
-	maxFrontBacklog = 64 << 20
+	maxFrontBacklog = 16 << 20
+	// maxSpareBuffer is the largest written buffer a connection keeps for
+	// reuse: one burst of output should not pin its size for good.
+	maxSpareBuffer = 1 << 20
 	// closeFlushTimeout bounds how long closing a connection waits for its
 	// queued bytes to be written.
 	closeFlushTimeout = time.Second
@@ -362,7 +365,9 @@ func (c *guardConn) writeLoop() {
 			c.Conn.Close() // later writes fail at once, the reader ends
 			return
 		}
-		spare = out
+		if cap(out) <= maxSpareBuffer {
+			spare = out
+		} // else let a burst's large buffer go
 	}
 }
 
